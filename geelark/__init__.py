@@ -1,0 +1,1 @@
+"""geelark package."""
