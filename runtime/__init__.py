@@ -1,1 +1,1 @@
-"""runtime package."""
+"""What every process of a run shares: the platform module, run-state files, settings and logging."""

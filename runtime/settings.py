@@ -1,0 +1,270 @@
+"""Settings of a run: one TOML file, environment variables for secrets, command-line flags on top.
+
+`load_settings` resolves them into a frozen `Settings` and remembers where each value came from
+(for `--show-config`). The orchestrator hands the resolved settings to its workers as JSON
+(`dump_settings` / `read_settings`); secrets never go into that file, workers read them from the
+environment they inherit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from runtime.state import write_json_atomic
+
+Source = Literal["default", "file", "env", "flag"]
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message says what, where, and how to fix it."""
+
+
+@dataclass(frozen=True)
+class PathsSettings:
+    progress_file: Path = Path("parallel_progress.csv")
+    state_file: Path = Path("scheduler_state.json")
+    accounts_file: Path = Path("accounts.txt")
+    logs_dir: Path = Path("logs")
+    runtime_dir: Path = Path(".orchestrator")
+
+
+@dataclass(frozen=True)
+class QueueSettings:
+    daily_limit: int = 1
+    timezone: str = ""  # IANA name; empty = the machine's local zone
+    max_attempts: int = 3
+    backoff_base_s: float = 300.0
+    backoff_cap_s: float = 3600.0
+    infra_budget: int = 5
+    account_cooldown_after: int = 3
+    account_cooldown_s: float = 1800.0
+    claim_lease_s: float = 120.0
+
+
+@dataclass(frozen=True)
+class GeeLarkSection:
+    base_url: str = "https://openapi.geelark.com"
+    app_id: str = ""
+    auth_mode: Literal["key", "token"] = "key"
+    rate_limit_per_min: int = 200
+    timeout_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class WorkerSection:
+    appium_port_base: int = 4723
+    system_port_base: int = 8200
+    appium_home: Path = Path("tools/appium")
+    flow_file: Path | None = None  # None = the default flow shipped with the worker
+    video_transfer: Literal["upload", "adb_push"] = "upload"
+    adb_path: str = "adb"
+    job_timeout_s: float = 900.0
+    phone_boot_timeout_s: float = 180.0
+    adb_timeout_s: float = 60.0
+    heartbeat_interval_s: float = 2.0
+    keep_phone_between_jobs: bool = True
+
+
+@dataclass(frozen=True)
+class OrchestratorSection:
+    workers: int = 3
+    grace_period_s: float = 60.0
+    progress_interval_s: float = 2.0
+    follow: bool = False
+    max_worker_restarts: int = 5
+    restart_backoff_s: float = 2.0
+    start_stagger_s: float = 0.5
+
+
+@dataclass(frozen=True)
+class SimulateSection:
+    enabled: bool = False
+    time_scale: float = 0.02
+    faults: str = "realistic"
+    seed: int = 0
+    phones: str = ""  # comma-separated names; empty = one phone per account of the run
+
+
+@dataclass(frozen=True)
+class Settings:
+    paths: PathsSettings = field(default_factory=PathsSettings)
+    queue: QueueSettings = field(default_factory=QueueSettings)
+    geelark: GeeLarkSection = field(default_factory=GeeLarkSection)
+    worker: WorkerSection = field(default_factory=WorkerSection)
+    orchestrator: OrchestratorSection = field(default_factory=OrchestratorSection)
+    simulate: SimulateSection = field(default_factory=SimulateSection)
+
+
+@dataclass(frozen=True)
+class LoadedSettings:
+    settings: Settings
+    sources: dict[str, Source]
+    config_file: Path | None
+
+
+# Environment variables that set a setting (secrets are not settings: see SECRET_ENV).
+ENV_SETTINGS = {
+    "GEELARK_BASE_URL": "geelark.base_url",
+    "GEELARK_APP_ID": "geelark.app_id",
+}
+SECRET_ENV = ("GEELARK_API_KEY", "GEELARK_TOKEN")
+
+
+def _section_types() -> dict[str, type]:
+    hints = typing.get_type_hints(Settings)
+    return {f.name: hints[f.name] for f in fields(Settings)}
+
+
+def _convert(value: object, annotation: Any, where: str) -> object:
+    """Convert a TOML/env/flag value to the field's type, or raise ConfigError naming `where`."""
+    origin = get_origin(annotation)
+    if origin is Literal:
+        allowed = get_args(annotation)
+        if value not in allowed:
+            raise ConfigError(f"{where}: {value!r} is not one of {', '.join(map(repr, allowed))}")
+        return value
+    if origin in (types.UnionType, typing.Union):
+        options = [a for a in get_args(annotation) if a is not type(None)]
+        if value is None or value == "":
+            return None
+        return _convert(value, options[0], where)
+    if annotation is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in {"true", "1", "yes", "false", "0", "no"}:
+            return value.lower() in {"true", "1", "yes"}
+        raise ConfigError(f"{where}: expected true or false, got {value!r}")
+    if annotation in (int, float):
+        if isinstance(value, bool):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        try:
+            number = annotation(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: expected {annotation.__name__}, got {value!r}") from None
+        if number < 0:
+            raise ConfigError(f"{where}: must not be negative, got {value!r}")
+        return number
+    if annotation is Path:
+        if not isinstance(value, str | Path) or str(value) == "":
+            raise ConfigError(f"{where}: expected a path, got {value!r}")
+        return Path(value)
+    if annotation is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected text, got {value!r}")
+        return value
+    raise ConfigError(f"{where}: unsupported setting type {annotation!r}")
+
+
+def _apply(
+    settings: Settings, dotted: str, value: object, where: str, sources: dict[str, Source], source: Source
+) -> Settings:
+    section_name, _, key = dotted.partition(".")
+    section_types = _section_types()
+    if section_name not in section_types:
+        raise ConfigError(f"{where}: unknown section [{section_name}]; known: {', '.join(section_types)}")
+    section_cls = section_types[section_name]
+    hints = typing.get_type_hints(section_cls)
+    if key not in hints:
+        known = ", ".join(hints)
+        raise ConfigError(f"{where}: unknown key {key!r} in [{section_name}]; known keys: {known}")
+    converted = _convert(value, hints[key], where)
+    section = replace(getattr(settings, section_name), **{key: converted})
+    sources[dotted] = source
+    return replace(settings, **{section_name: section})
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist; create it or drop --config") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def load_settings(
+    config_file: Path | None,
+    overrides: Mapping[str, object] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> LoadedSettings:
+    """Defaults, then the TOML file, then environment, then flags (`{"orchestrator.workers": 3}`)."""
+    settings = Settings()
+    sources: dict[str, Source] = {}
+    if config_file is not None:
+        data = _read_toml(config_file)
+        for section_name, table in data.items():
+            if not isinstance(table, dict):
+                raise ConfigError(
+                    f"{config_file}: top-level key {section_name!r} must be a [section]; "
+                    f"known sections: {', '.join(_section_types())}"
+                )
+            for key, value in table.items():
+                where = f"{config_file}: [{section_name}] {key}"
+                settings = _apply(settings, f"{section_name}.{key}", value, where, sources, "file")
+    for var, dotted in ENV_SETTINGS.items():
+        if env and env.get(var):
+            settings = _apply(settings, dotted, env[var], f"environment variable {var}", sources, "env")
+    for dotted, value in (overrides or {}).items():
+        if value is None:
+            continue
+        settings = _apply(settings, dotted, value, f"option for {dotted}", sources, "flag")
+    validate(settings, str(config_file) if config_file else "settings")
+    return LoadedSettings(settings, sources, config_file)
+
+
+def validate(settings: Settings, where: str) -> None:
+    """Cross-field checks that a single field's type cannot express."""
+    if settings.queue.timezone:
+        try:
+            ZoneInfo(settings.queue.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(
+                f"{where}: [queue] timezone {settings.queue.timezone!r} is not a known IANA time zone "
+                "(examples: Europe/Berlin, America/New_York; leave empty for the machine's zone)"
+            ) from None
+    if settings.orchestrator.workers < 1:
+        raise ConfigError(f"{where}: [orchestrator] workers must be at least 1")
+    if settings.queue.max_attempts < 1:
+        raise ConfigError(f"{where}: [queue] max_attempts must be at least 1")
+    if not 1024 <= settings.worker.appium_port_base <= 65000:
+        raise ConfigError(f"{where}: [worker] appium_port_base must be between 1024 and 65000")
+
+
+def settings_to_dict(settings: Settings) -> dict[str, dict[str, Any]]:
+    """Plain JSON-able data (paths as strings); contains no secrets because Settings holds none."""
+    out: dict[str, dict[str, Any]] = {}
+    for f in fields(settings):
+        section = dataclasses.asdict(getattr(settings, f.name))
+        out[f.name] = {k: (str(v) if isinstance(v, Path) else v) for k, v in section.items()}
+    return out
+
+
+def dump_settings(settings: Settings, path: Path) -> None:
+    write_json_atomic(path, settings_to_dict(settings))
+
+
+def read_settings(path: Path) -> Settings:
+    """Settings from a file written by `dump_settings` (the orchestrator's hand-off to workers)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"settings file {path} does not exist") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"settings file {path} is not valid JSON: {exc}") from None
+    settings = Settings()
+    sources: dict[str, Source] = {}
+    for section_name, table in data.items():
+        for key, value in table.items():
+            where = f"{path}: {section_name}.{key}"
+            settings = _apply(settings, f"{section_name}.{key}", value, where, sources, "file")
+    return settings

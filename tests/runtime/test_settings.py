@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from runtime.settings import ConfigError, dump_settings, load_settings, read_settings
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "orchestrator.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_file_env_and_flags_override_in_that_order_and_sources_are_kept(tmp_path: Path) -> None:
+    config = write(tmp_path, '[orchestrator]\nworkers = 5\n[queue]\ntimezone = "Europe/Berlin"\n')
+    loaded = load_settings(
+        config,
+        overrides={"orchestrator.workers": 8},
+        env={"GEELARK_BASE_URL": "http://127.0.0.1:9"},
+    )
+    assert loaded.settings.orchestrator.workers == 8
+    assert loaded.settings.queue.timezone == "Europe/Berlin"
+    assert loaded.settings.geelark.base_url == "http://127.0.0.1:9"
+    assert loaded.sources == {
+        "orchestrator.workers": "flag",
+        "queue.timezone": "file",
+        "geelark.base_url": "env",
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("[orchestrator]\nworkerz = 3\n", "unknown key 'workerz' in [orchestrator]"),
+        ("[orchestrater]\nworkers = 3\n", "unknown section [orchestrater]"),
+        ('[orchestrator]\nworkers = "three"\n', "[orchestrator] workers: expected int"),
+        ('[queue]\ntimezone = "Mars/Base"\n', "not a known IANA time zone"),
+        ('[worker]\nvideo_transfer = "ftp"\n', "not one of 'upload', 'adb_push'"),
+        ("[orchestrator\n", "is not valid TOML"),
+        ("workers = 3\n", "must be a [section]"),
+    ],
+)
+def test_bad_config_is_a_clear_error_naming_file_and_key(tmp_path: Path, text: str, fragment: str) -> None:
+    config = write(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        load_settings(config)
+    assert fragment in str(err.value)
+    assert str(config) in str(err.value)
+
+
+def test_missing_config_file_says_so(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(tmp_path / "nope.toml")
+
+
+def test_settings_hand_off_to_workers_round_trips(tmp_path: Path) -> None:
+    config = write(tmp_path, '[worker]\nflow_file = "flows/app.json"\njob_timeout_s = 120\n')
+    settings = load_settings(config).settings
+    dump_settings(settings, tmp_path / "settings.json")
+    assert read_settings(tmp_path / "settings.json") == settings
