@@ -4,7 +4,14 @@ from pathlib import Path
 
 import pytest
 
-from runtime.settings import ConfigError, dump_settings, load_settings, read_settings
+from runtime.settings import (
+    ConfigError,
+    Settings,
+    dump_settings,
+    load_settings,
+    read_settings,
+    settings_to_dict,
+)
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -60,3 +67,14 @@ def test_settings_hand_off_to_workers_round_trips(tmp_path: Path) -> None:
     settings = load_settings(config).settings
     dump_settings(settings, tmp_path / "settings.json")
     assert read_settings(tmp_path / "settings.json") == settings
+
+
+def test_the_shipped_example_config_states_exactly_the_defaults() -> None:
+    example = Path(__file__).resolve().parents[2] / "orchestrator.example.toml"
+    loaded = load_settings(example)
+    assert loaded.settings == Settings()
+    documented = set(loaded.sources)
+    every_key = {
+        f"{section}.{key}" for section, table in settings_to_dict(Settings()).items() for key in table
+    }
+    assert every_key - documented <= {"worker.flow_file", "simulate.enabled", "simulate.phones"}
