@@ -44,9 +44,11 @@ class QueueSettings:
     max_attempts: int = 3
     backoff_base_s: float = 300.0
     backoff_cap_s: float = 3600.0
+    backoff_factor: float = 2.0
+    backoff_jitter: Literal["full", "decorrelated", "none"] = "full"
     infra_budget: int = 5
-    account_cooldown_after: int = 3
-    account_cooldown_s: float = 1800.0
+    infra_failures_before_cooldown: int = 3
+    infra_cooldown_s: float = 1800.0
     claim_lease_s: float = 120.0
 
 
