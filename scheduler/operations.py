@@ -1,0 +1,146 @@
+"""What the posting-scheduler commands do: read inputs, apply pure transitions, save once.
+
+Every input is checked before anything is written: on any error the state file is untouched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from scheduler.accounts import AccountInput, accounts_from_file, plan_accounts
+from scheduler.assign import AssignmentPlan
+from scheduler.errors import NotALegacyFile, NoUsableVideos, ProgressFileUnreadable, UnknownAccount
+from scheduler.folders import Skipped, scan_folder
+from scheduler.model import SchedulerState
+from scheduler.planning import QueueJob, add_accounts, add_videos, assign, record_successes, remove_account
+from scheduler.progress_rows import read_progress_file
+from scheduler.state_io import load_state, save_state, state_lock, utc_now_text
+
+
+@dataclass(frozen=True)
+class ChangeRequest:
+    folders: tuple[Path, ...] = ()
+    accounts: tuple[str, ...] = ()
+    accounts_file: Path | None = None
+    remove_accounts: tuple[str, ...] = ()
+    daily_limit: int | None = None
+    days_ahead: int | None = None
+    seed: int | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        return self == ChangeRequest()
+
+
+@dataclass(frozen=True)
+class FolderReport:
+    folder: str
+    caption_files: tuple[str, ...]
+    added: tuple[tuple[str, str], ...]  # (video file, where its caption came from)
+    skipped: tuple[Skipped, ...]
+
+
+@dataclass(frozen=True)
+class ChangeReport:
+    folders: tuple[FolderReport, ...] = ()
+    accounts_added: tuple[str, ...] = ()
+    accounts_already_present: tuple[str, ...] = ()
+    accounts_removed: tuple[str, ...] = ()
+    assignments_dropped: int = 0
+    newly_posted: int = 0
+    plan: AssignmentPlan = field(default_factory=lambda: AssignmentPlan((), ()))
+    saved: bool = False
+
+
+def apply_changes(
+    state_path: Path, progress_path: Path, request: ChangeRequest, now: str | None = None
+) -> ChangeReport:
+    """Apply folders, accounts, removals and settings as one change, then assign and save.
+
+    Raises InputError / StateError subclasses before anything is written.
+    """
+    stamp = now or utc_now_text()
+    scans = [scan_folder(folder) for folder in request.folders]
+    for scan in scans:
+        if not scan.videos:
+            raise NoUsableVideos(scan.folder, [f"{s.item}: {s.reason}" for s in scan.skipped])
+    incoming = [AccountInput(name, "command line") for name in request.accounts]
+    if request.accounts_file is not None:
+        incoming += accounts_from_file(request.accounts_file)
+    with state_lock(state_path):
+        before = load_state(state_path)
+        state = _with_settings(before, request)
+        reports = []
+        for scan in scans:
+            state, duplicates = add_videos(state, scan, stamp)
+            dup_paths = {d.item for d in duplicates}
+            added = tuple(
+                (_relative(v.path, scan.folder), v.caption_source)
+                for v in scan.videos
+                if v.path not in dup_paths
+            )
+            reports.append(
+                FolderReport(str(scan.folder), scan.caption_files, added, scan.skipped + duplicates)
+            )
+        accounts = plan_accounts(state.account_names, incoming)
+        state = add_accounts(state, accounts.to_add, stamp)
+        state, dropped = _remove(state, request.remove_accounts)
+        jobs = read_queue(progress_path)
+        state, newly_posted = record_successes(state, jobs, progress_path.name)
+        state, plan = assign(state, {j.job_id: j.status for j in jobs}, stamp)
+        changed = state != before
+        if changed:
+            save_state(state_path, state, stamp)
+    return ChangeReport(
+        tuple(reports),
+        accounts.to_add,
+        accounts.already_present,
+        request.remove_accounts,
+        dropped,
+        newly_posted,
+        plan,
+        changed,
+    )
+
+
+def _relative(path: str, folder: Path) -> str:
+    try:
+        return Path(path).relative_to(folder.resolve()).as_posix()
+    except ValueError:
+        return path
+
+
+def read_queue(progress_path: Path) -> list[QueueJob]:
+    """The progress file's rows as the scheduler sees them (read-only, tolerant); [] if absent or empty.
+
+    Raises ProgressFileUnreadable (e.g. held open by Excel on Windows, or not a progress file).
+    """
+    try:
+        if not progress_path.is_file() or progress_path.stat().st_size == 0:
+            return []
+        rows = read_progress_file(progress_path).rows
+    except (OSError, NotALegacyFile) as exc:
+        raise ProgressFileUnreadable(progress_path, str(exc)) from exc
+    return [QueueJob(r.job_id, r.account, r.video_path, r.status, r.completed_at) for r in rows]
+
+
+def _with_settings(state: SchedulerState, request: ChangeRequest) -> SchedulerState:
+    settings = state.settings
+    if request.daily_limit is not None:
+        settings = replace(settings, daily_limit=request.daily_limit)
+    if request.days_ahead is not None:
+        settings = replace(settings, days_ahead=request.days_ahead)
+    if request.seed is not None:
+        settings = replace(settings, seed=request.seed)
+    return replace(state, settings=settings)
+
+
+def _remove(state: SchedulerState, names: tuple[str, ...]) -> tuple[SchedulerState, int]:
+    dropped = 0
+    for name in names:
+        if name not in state.account_names:
+            raise UnknownAccount(name, state.account_names)
+        state, gone = remove_account(state, name)
+        dropped += len(gone)
+    return state, dropped

@@ -1,0 +1,1 @@
+"""Tests of the posting-scheduler (scheduler/)."""
