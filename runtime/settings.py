@@ -85,6 +85,9 @@ class OrchestratorSection:
     max_worker_restarts: int = 5
     restart_backoff_s: float = 2.0
     start_stagger_s: float = 0.5
+    heartbeat_timeout_s: float = 60.0  # a live worker silent this long is hung: killed and restarted
+    phone_stop_timeout_s: float = 120.0  # how long to wait for each stopped phone to report "shut down"
+    simulator_url: str = ""  # --simulate: use this running GeeLark simulator instead of starting one
 
 
 @dataclass(frozen=True)

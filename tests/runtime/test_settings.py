@@ -77,4 +77,9 @@ def test_the_shipped_example_config_states_exactly_the_defaults() -> None:
     every_key = {
         f"{section}.{key}" for section, table in settings_to_dict(Settings()).items() for key in table
     }
-    assert every_key - documented <= {"worker.flow_file", "simulate.enabled", "simulate.phones"}
+    assert every_key - documented <= {
+        "worker.flow_file",
+        "simulate.enabled",
+        "simulate.phones",
+        "orchestrator.simulator_url",
+    }
