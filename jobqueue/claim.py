@@ -1,0 +1,89 @@
+"""The claim rule: which job a worker takes next (pure).
+
+A job is due if it is pending, or retrying with ``retry_at <= now``, and has an account (an empty
+account means unassigned: never claimable). Its account is eligible if it (a) has fewer successes
+than ``policy.daily_limit`` on today's calendar day in the policy timezone (by ``completed_at``),
+(b) holds no claimed job, (c) is neither blocked nor cooling down.
+
+Fairness order among eligible accounts: ``prefer_account`` first (a worker already running that
+account's phone), then fewest successes today, then oldest last claim (never claimed first), then
+the file position of the account's first due job. Within an account, jobs go in file order.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from jobqueue.daily import local_day
+from jobqueue.model import AccountsState, Job, JobStatus
+from jobqueue.policy import QueuePolicy
+
+NEVER = datetime.min.replace(tzinfo=UTC)
+
+
+def is_due(job: Job, now: datetime) -> bool:
+    """True if the job may be claimed at ``now`` as far as the job itself is concerned."""
+    if not job.account:
+        return False
+    if job.status is JobStatus.PENDING:
+        return True
+    return job.status is JobStatus.RETRYING and (job.retry_at is None or job.retry_at <= now)
+
+
+def next_claim(
+    jobs: Sequence[Job],
+    accounts: AccountsState,
+    now: datetime,
+    policy: QueuePolicy,
+    prefer_account: str | None = None,
+) -> Job | None:
+    """The job to claim next under the rule above, or None if nothing is claimable."""
+    today = local_day(now, policy.timezone)
+    successes: Counter[str] = Counter()
+    busy: set[str] = set()
+    last_claim: dict[str, datetime] = {}
+    first_due: dict[str, int] = {}
+    for position, job in enumerate(jobs):
+        account = job.account
+        if not account:
+            continue
+        status = job.status
+        if status is JobStatus.CLAIMED:
+            busy.add(account)
+        elif status is JobStatus.SUCCESS:
+            if job.completed_at is not None and local_day(job.completed_at, policy.timezone) == today:
+                successes[account] += 1
+        elif account not in first_due and is_due(job, now):
+            first_due[account] = position
+        claimed_at = job.claimed_at
+        if claimed_at is not None and claimed_at > last_claim.get(account, NEVER):
+            last_claim[account] = claimed_at
+    eligible = [
+        account
+        for account in first_due
+        if account not in busy
+        and successes[account] < policy.daily_limit
+        and accounts.is_available(account, now)
+    ]
+    if not eligible:
+        return None
+    if prefer_account in eligible:
+        return jobs[first_due[prefer_account]]
+    chosen = min(eligible, key=lambda a: (successes[a], last_claim.get(a, NEVER), first_due[a]))
+    return jobs[first_due[chosen]]
+
+
+def has_due_job(
+    jobs: Sequence[Job], accounts: AccountsState, account: str, now: datetime, policy: QueuePolicy
+) -> bool:
+    """True if ``account`` could be claimed now and has a due job (a worker keeps its phone then)."""
+    if not account:
+        return False
+    return next_claim([job for job in jobs if job.account == account], accounts, now, policy) is not None
+
+
+def lease_expired(heartbeat_at: datetime | None, now: datetime, policy: QueuePolicy) -> bool:
+    """True if a worker's last heartbeat is older than the policy's claim lease (or missing)."""
+    return heartbeat_at is None or (now - heartbeat_at).total_seconds() > policy.claim_lease_s

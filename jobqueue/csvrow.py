@@ -1,0 +1,187 @@
+"""One CSV row <-> one Job: columns, value formats, and the spreadsheet formula escape.
+
+Columns: the seed's 13 (``SEED_COLUMNS``), then any columns the file already has (the original
+tool's ``error_category, pass_number, run_id, video_id, platform``, operator columns), kept in
+their order and written back verbatim, then the store-only ``STORE_COLUMNS`` if missing.
+Timestamps are written as ISO 8601 with the offset of the policy timezone
+(``2026-03-29T03:10:00+02:00``); naive ones (the original tool's) are read as local time there.
+A text cell starting with ``= + - @``, tab, CR or ``'`` is written with a leading ``'`` so a
+spreadsheet shows it as text; one leading ``'`` is removed on read, so every text round-trips.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from jobqueue.daily import localize, to_zone
+from jobqueue.model import Job, JobStatus
+
+SEED_COLUMNS = (
+    "job_id", "account", "video_path", "caption", "status", "worker_id", "claimed_at",
+    "completed_at", "error", "attempts", "max_attempts", "retry_at", "error_type",
+)  # fmt: skip
+STORE_COLUMNS = ("claim_token", "worker_pid", "checkpoint_at", "infra_attempts")
+TEXT_COLUMNS = ("job_id", "account", "video_path", "caption", "error", "error_type", "claim_token")
+TIME_COLUMNS = ("claimed_at", "completed_at", "retry_at", "checkpoint_at")
+INT_COLUMNS = ("worker_id", "attempts", "max_attempts", "worker_pid", "infra_attempts")
+# The original tool's statuses: "skipped" rows were set aside by hand (terminal, requeue-able),
+# "verification_pending" ones may have been posted and need a human look.
+LEGACY_STATUSES = {"skipped": JobStatus.FAILED, "verification_pending": JobStatus.REVIEW}
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+class RowError(ValueError):
+    """A cell that cannot be understood; the caller adds the path and line."""
+
+    def __init__(self, column: str, reason: str) -> None:
+        self.column = column
+        self.reason = reason
+        super().__init__(f"{column}: {reason}")
+
+
+def escape_text(value: str) -> str:
+    """The cell for a text value: prefixed with ``'`` if a spreadsheet could take it as a formula."""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def unescape_text(cell: str) -> str:
+    """The text value of a cell written by ``escape_text``."""
+    return cell[1:] if cell.startswith("'") else cell
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The header of a progress file and where each known column sits in it."""
+
+    header: tuple[str, ...]
+    positions: dict[str, int]
+    extra_positions: tuple[int, ...]
+    file_width: int
+
+    @classmethod
+    def from_header(cls, header: Sequence[str]) -> Layout:
+        """The layout for a file's header, with missing store columns appended. RowError if unusable."""
+        names = [name.strip() for name in header]
+        seen: set[str] = set()
+        for name in names:
+            if name in seen and name:
+                raise RowError(name, "duplicate column name in the header")
+            seen.add(name)
+        for name in SEED_COLUMNS:
+            if name not in seen:
+                raise RowError(name, "missing required column")
+        names += [name for name in STORE_COLUMNS if name not in seen]
+        positions = {name: names.index(name) for name in (*SEED_COLUMNS, *STORE_COLUMNS)}
+        known = set(positions.values())
+        extra = tuple(i for i in range(len(names)) if i not in known)
+        return cls(tuple(names), positions, extra, len(header))
+
+    @classmethod
+    def default(cls) -> Layout:
+        return cls.from_header(SEED_COLUMNS + STORE_COLUMNS)
+
+
+def encode_cells(cells: Sequence[str]) -> bytes:
+    """One CSV record (CRLF-terminated, minimal quoting) as UTF-8 bytes."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerow(cells)
+    return buffer.getvalue().encode("utf-8")
+
+
+def _format(value: object, timezone: str | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return to_zone(value, timezone).isoformat()
+    return str(value)
+
+
+def job_cells(job: Job, extras: Sequence[str], layout: Layout, timezone: str | None) -> list[str]:
+    """The cells of a row for ``job``; ``extras`` fill the non-job columns in order."""
+    cells = [""] * len(layout.header)
+    for position, value in zip(layout.extra_positions, extras, strict=False):
+        cells[position] = value
+    for name, position in layout.positions.items():
+        value = getattr(job, name)
+        cells[position] = escape_text(value) if name in TEXT_COLUMNS else _format(value, timezone)
+    return cells
+
+
+def _parse_int(column: str, cell: str, default: int | None) -> int | None:
+    cell = cell.strip()
+    if not cell:
+        return default
+    try:
+        value = int(cell)
+    except ValueError:
+        raise RowError(column, f"not a whole number: {cell!r}") from None
+    if value < 0:
+        raise RowError(column, f"negative number: {cell!r}")
+    return value
+
+
+def _parse_time(column: str, cell: str, timezone: str | None) -> datetime | None:
+    cell = cell.strip()
+    if not cell:
+        return None
+    try:
+        return localize(datetime.fromisoformat(cell), timezone)
+    except ValueError:
+        raise RowError(column, f"not an ISO 8601 timestamp: {cell!r}") from None
+
+
+def _parse_status(cell: str) -> JobStatus:
+    value = cell.strip().lower()
+    if value in LEGACY_STATUSES:
+        return LEGACY_STATUSES[value]
+    try:
+        return JobStatus(value)
+    except ValueError:
+        raise RowError("status", f"unknown status {cell!r}") from None
+
+
+def job_from_cells(
+    cells: Sequence[str], layout: Layout, timezone: str | None, default_max_attempts: int
+) -> tuple[Job, tuple[str, ...]]:
+    """The job and the extra cells of one record. RowError names the first bad column."""
+    if len(cells) > layout.file_width:
+        raise RowError("", f"{len(cells)} cells but the header has {layout.file_width} columns")
+    cells = list(cells) + [""] * (len(layout.header) - len(cells))
+    at = layout.positions
+
+    def text(name: str) -> str:
+        return unescape_text(cells[at[name]])
+
+    def number(name: str, default: int | None) -> int | None:
+        return _parse_int(name, cells[at[name]], default)
+
+    def moment(name: str) -> datetime | None:
+        return _parse_time(name, cells[at[name]], timezone)
+
+    job_id = text("job_id")
+    if not job_id.strip():
+        raise RowError("job_id", "empty job_id")
+    job = Job(
+        job_id=job_id,
+        account=text("account"),
+        video_path=text("video_path"),
+        caption=text("caption"),
+        status=_parse_status(cells[at["status"]]),
+        worker_id=number("worker_id", None),
+        claimed_at=moment("claimed_at"),
+        completed_at=moment("completed_at"),
+        error=text("error"),
+        attempts=number("attempts", 0) or 0,
+        max_attempts=number("max_attempts", default_max_attempts) or default_max_attempts,
+        retry_at=moment("retry_at"),
+        error_type=text("error_type"),
+        claim_token=text("claim_token"),
+        worker_pid=number("worker_pid", None),
+        checkpoint_at=moment("checkpoint_at"),
+        infra_attempts=number("infra_attempts", 0) or 0,
+    )
+    return job, tuple(cells[i] for i in layout.extra_positions)

@@ -1,0 +1,258 @@
+"""``CsvJobStore``: the queue in ``parallel_progress.csv``, one locked read-modify-write per operation.
+
+Files next to the CSV: ``<file>.lock`` (filelock, never the CSV itself), ``<file>.bak`` (the version
+before the latest write) and ``<stem>.accounts.json`` (blocks and cooldowns, same lock).
+Each operation reads the file's bytes under the lock; if they are the bytes this store last saw, its
+parse is reused, otherwise only the changed records are parsed again. A write re-encodes only the
+changed rows and replaces the whole file atomically (``fileio.atomic_write``).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TypeVar
+
+import filelock
+
+from jobqueue.claimindex import ClaimIndex
+from jobqueue.csvfile import BOM, ParsedFile, Row, RowReader, empty_file, parse_file, reparse
+from jobqueue.csvrow import Layout, encode_cells, job_cells
+from jobqueue.errors import LockTimeout
+from jobqueue.fileio import REPLACE_RETRY_DELAYS_S, atomic_write, read_bytes, remove_stale_temps
+from jobqueue.model import AccountsState, Claim, Job, JobStatus, NewJob, Outcome, QueueSnapshot, SeedResult
+from jobqueue.policy import QueuePolicy
+from jobqueue.sidecar import decode_accounts, encode_accounts, sidecar_path
+from jobqueue.store import DEFAULT_REQUEUE
+from jobqueue.table import JobTable
+
+T = TypeVar("T")
+BARRIER_OPERATIONS = frozenset({"checkpoint", "seed", "requeue", "block_account", "unblock_account"})
+# filelock polls with sleeps; its 50 ms default starves waiting workers (research/perf.md).
+LOCK_POLL_S = (0.001, 0.005)
+CommitHook = Callable[[str, object], None]
+
+
+@dataclass
+class _Cache:
+    parsed: ParsedFile
+    jobs: list[Job]
+    index: dict[str, int]
+    claim_index: ClaimIndex
+    accounts_data: bytes | None
+    accounts: AccountsState
+
+
+class CsvJobStore:
+    """A ``JobStore`` on a CSV file shared by processes. See the module docstring for the files.
+
+    ``on_commit(operation, result)`` is called while the lock is still held, after a successful
+    operation (tests log events with it). ``rng`` drives backoff jitter. ``replace_retry_delays_s``
+    are the pauses between attempts to replace a file held open elsewhere, before ``FileBusy``.
+    ``durable=False`` skips fsync (tests, benchmarks of the logic): writes stay atomic, not power-safe.
+
+    Durability: every write fsyncs the new file before the rename. The folder is fsynced too (the rename
+    is on disk when the call returns) for the operations after which a lost write could cause harm:
+    ``checkpoint`` (the worker then taps publish; losing it could mean a double post) and the operator
+    commands. A claim, record or release lost to a power cut leaves an older, consistent file whose
+    claims recovery turns into retries or reviews; the next barrier or journal commit persists them.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        policy: QueuePolicy | None = None,
+        lock_timeout_s: float = 60.0,
+        rng: random.Random | None = None,
+        on_commit: CommitHook | None = None,
+        replace_retry_delays_s: Sequence[float] = REPLACE_RETRY_DELAYS_S,
+        durable: bool = True,
+    ) -> None:
+        self.path = Path(path)
+        self.policy = policy or QueuePolicy()
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self.backup_path = self.path.with_name(self.path.name + ".bak")
+        self.accounts_path = sidecar_path(self.path)
+        self.lock_timeout_s = lock_timeout_s
+        self._rng = rng or random.Random()
+        self._poll_rng = random.Random()
+        self._on_commit = on_commit
+        self._replace_delays_s = tuple(replace_retry_delays_s)
+        self._durable = durable
+        self._file_lock = filelock.FileLock(str(self.lock_path))
+        self._lock_pid = os.getpid()
+        self._thread_lock = threading.RLock()
+        self._reader = RowReader(self.path, self.policy.timezone, self.policy.default_max_attempts)
+        self._cache: _Cache | None = None
+        self._temps_checked = False
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        if self._lock_pid != os.getpid():  # a forked child: filelock objects must not cross a fork
+            self._file_lock, self._lock_pid = filelock.FileLock(str(self.lock_path)), os.getpid()
+        with self._thread_lock:
+            # A poll interval drawn per acquisition keeps waiting processes out of lockstep.
+            poll_s = self._poll_rng.uniform(*LOCK_POLL_S)
+            try:
+                self._file_lock.acquire(timeout=self.lock_timeout_s, poll_interval=poll_s)
+            except filelock.Timeout:
+                raise LockTimeout(self.lock_path, self.lock_timeout_s) from None
+            try:
+                if not self._temps_checked:
+                    remove_stale_temps(self.path)
+                    remove_stale_temps(self.accounts_path)
+                    remove_stale_temps(self.backup_path)
+                    self._temps_checked = True
+                yield
+            finally:
+                self._file_lock.release()
+
+    def _refresh(self, data: bytes | None, accounts_data: bytes | None) -> _Cache:
+        cache = self._cache
+        if cache is None or data != cache.parsed.data:
+            if data is None:
+                parsed = empty_file()
+            elif cache is None:
+                parsed = parse_file(data, self._reader)
+            else:
+                parsed = reparse(data, cache.parsed, self._reader)
+            cache = self._rebuilt(parsed, cache)
+        if cache.accounts_data != accounts_data or not self._cache:
+            cache.accounts = decode_accounts(accounts_data, self.accounts_path)
+            cache.accounts_data = accounts_data
+        self._cache = cache
+        return cache
+
+    def _rebuilt(self, parsed: ParsedFile, old: _Cache | None) -> _Cache:
+        if old is not None and parsed.changed is not None:
+            jobs, index, claim_index = old.jobs, old.index, old.claim_index
+            for position in parsed.changed:
+                before, after = jobs[position], parsed.rows[position].job
+                claim_index.replace(position, before, after)
+                jobs[position] = after
+                if before.job_id != after.job_id:
+                    index = {job.job_id: p for p, job in enumerate(jobs)}
+        else:
+            jobs = [row.job for row in parsed.rows]
+            index = {job.job_id: position for position, job in enumerate(jobs)}
+            claim_index = ClaimIndex(jobs, self.policy.timezone)
+        if old is None:
+            return _Cache(parsed, jobs, index, claim_index, None, AccountsState())
+        return _Cache(parsed, jobs, index, claim_index, old.accounts_data, old.accounts)
+
+    def _load(self) -> _Cache:
+        return self._refresh(read_bytes(self.path), read_bytes(self.accounts_path))
+
+    def _write_rows(self, cache: _Cache, table: JobTable, barrier: bool) -> None:
+        parsed = cache.parsed
+        layout = parsed.layout
+        header = encode_cells(layout.header)
+        rows, raws = parsed.rows, parsed.raws  # updated in place: a failed write drops the whole cache
+        blank = ("",) * len(layout.extra_positions)
+        positions: Iterable[int] = sorted(table.changed)
+        if parsed.header_raw != header:  # new file, or one without the store columns: write every row
+            layout, positions = Layout.from_header(layout.header), range(len(table.jobs))
+        for position in positions:
+            job = table.jobs[position]
+            extras = rows[position].extras if position < len(rows) else blank
+            row = Row(job, extras, encode_cells(job_cells(job, extras, layout, self.policy.timezone)))
+            if position < len(rows):
+                rows[position], raws[position] = row, row.raw
+            else:
+                rows.append(row)
+                raws.append(row.raw)
+        data = b"".join([BOM, header, *raws])
+        atomic_write(
+            self.path,
+            data,
+            self.backup_path,
+            self._replace_delays_s,
+            durable=self._durable,
+            sync_directory=barrier,
+        )
+        cache.parsed = ParsedFile(data, layout, header, rows, raws, True)
+
+    def _operate(self, name: str, operation: Callable[[JobTable], T], create: bool = False) -> T:
+        with self._locked():
+            try:
+                cache = self._load()
+                table = JobTable(
+                    cache.jobs, cache.accounts, self.policy, self._rng, cache.index, cache.claim_index
+                )
+                result = operation(table)
+                if table.accounts_changed:
+                    data = encode_accounts(table.accounts)
+                    atomic_write(
+                        self.accounts_path, data, None, self._replace_delays_s, durable=self._durable
+                    )
+                    cache.accounts, cache.accounts_data = table.accounts, data
+                if table.changed or (create and not cache.parsed.data):
+                    self._write_rows(cache, table, barrier=name in BARRIER_OPERATIONS)
+            except BaseException:
+                self._cache = None
+                raise
+            if self._on_commit is not None:
+                self._on_commit(name, result)
+            return result
+
+    def claim_next(
+        self, worker_id: int, worker_pid: int, now: datetime, prefer_account: str | None = None
+    ) -> Claim | None:
+        """Claim the next job under the claim rule (``jobqueue.claim``), or None."""
+        return self._operate("claim", lambda t: t.claim_next(worker_id, worker_pid, now, prefer_account))
+
+    def checkpoint(self, claim: Claim, now: datetime) -> None:
+        """Record that the claim reached the irreversible step; LostClaim if the claim is gone."""
+        self._operate("checkpoint", lambda t: t.checkpoint(claim, now))
+
+    def record(self, claim: Claim, outcome: Outcome, now: datetime) -> Job:
+        """Apply an attempt's outcome to the claimed job; LostClaim if the claim is gone."""
+        return self._operate("record", lambda t: t.record(claim, outcome, now))
+
+    def release(self, claim: Claim, now: datetime, reason: str) -> Job:
+        """Give the claim back without using an attempt (review if past the checkpoint)."""
+        return self._operate("release", lambda t: t.release(claim, now, reason))
+
+    def recover_orphans(self, is_alive: Callable[[int, int], bool], now: datetime) -> list[Job]:
+        """Recover claims whose (worker_id, worker_pid) is not alive; returns the recovered jobs."""
+        return self._operate("recover_orphans", lambda t: t.recover_orphans(is_alive, now))
+
+    def has_due_job(self, account: str, now: datetime) -> bool:
+        """True if the account could be claimed now and has a due job."""
+        return self._operate("has_due_job", lambda t: t.has_due_job(account, now))
+
+    def seed(self, jobs: Iterable[NewJob]) -> SeedResult:
+        """Add jobs whose job_id is unknown (never modifies rows); creates the file if missing."""
+        return self._operate("seed", lambda t: t.seed(jobs), create=True)
+
+    def requeue(
+        self, job_ids: Sequence[str] | None, statuses: Collection[JobStatus] = DEFAULT_REQUEUE
+    ) -> list[Job]:
+        """Move the named (or all) jobs in ``statuses`` (failed/review) back to pending."""
+        return self._operate("requeue", lambda t: t.requeue(job_ids, statuses))
+
+    def block_account(self, account: str, reason: str, job_id: str, now: datetime) -> None:
+        """Block the account until ``unblock_account``."""
+        self._operate("block_account", lambda t: t.block_account(account, reason, job_id, now))
+
+    def unblock_account(self, account: str) -> bool:
+        """Lift a block or cooldown; False if the account had neither."""
+        return self._operate("unblock_account", lambda t: t.unblock_account(account))
+
+    def snapshot(self) -> QueueSnapshot:
+        """The jobs and accounts' state; holds the lock only while reading the two files."""
+        with self._locked():
+            data, accounts_data = read_bytes(self.path), read_bytes(self.accounts_path)
+        with self._thread_lock:
+            try:
+                cache = self._refresh(data, accounts_data)
+            except BaseException:
+                self._cache = None
+                raise
+            return QueueSnapshot(tuple(cache.jobs), cache.accounts)

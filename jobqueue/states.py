@@ -1,0 +1,143 @@
+"""The job state machine: every transition is a pure function; an illegal one raises.
+
+pending|retrying -> claimed -> success|retrying|failed (``apply_outcome``),
+claimed -> pending|retrying|review (``release_job``, ``orphan_job``),
+failed|review -> pending (``requeue_job``).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from datetime import datetime
+
+from jobqueue.backoff import retry_delay
+from jobqueue.errors import IllegalTransition
+from jobqueue.model import ERROR_TEXT_LIMIT, Job, JobStatus, Outcome, OutcomeKind
+from jobqueue.policy import QueuePolicy
+
+INFRA_BUDGET_EXHAUSTED = "infra_budget_exhausted"
+ORPHANED = "orphaned"
+ORPHANED_AFTER_CHECKPOINT = "orphaned_after_checkpoint"
+RELEASED = "released"
+RELEASED_AFTER_CHECKPOINT = "released_after_checkpoint"
+CLAIMABLE = frozenset({JobStatus.PENDING, JobStatus.RETRYING})
+REQUEUEABLE = frozenset({JobStatus.FAILED, JobStatus.REVIEW})
+
+
+def _require(job: Job, allowed: frozenset[JobStatus] | JobStatus, to: JobStatus) -> None:
+    ok = job.status in allowed if isinstance(allowed, frozenset) else job.status is allowed
+    if not ok:
+        raise IllegalTransition(job.job_id, job.status.value, to.value)
+
+
+def _unclaimed(job: Job, **changes: object) -> Job:
+    """The job without its claim (token, pid, checkpoint); worker_id and claimed_at stay for reports."""
+    return replace(job, claim_token="", worker_pid=None, checkpoint_at=None, **changes)  # type: ignore[arg-type]
+
+
+def claim_job(job: Job, worker_id: int, worker_pid: int, token: str, now: datetime) -> Job:
+    """pending|retrying -> claimed with a fresh fencing token. Unassigned jobs cannot be claimed."""
+    _require(job, CLAIMABLE, JobStatus.CLAIMED)
+    if not job.account:
+        raise IllegalTransition(job.job_id, job.status.value, JobStatus.CLAIMED.value)
+    return replace(
+        job,
+        status=JobStatus.CLAIMED,
+        worker_id=worker_id,
+        worker_pid=worker_pid,
+        claim_token=token,
+        claimed_at=now,
+        checkpoint_at=None,
+        retry_at=None,
+    )
+
+
+def checkpoint_job(job: Job, now: datetime) -> Job:
+    """Mark that the worker is about to do the irreversible step (the publish tap)."""
+    _require(job, JobStatus.CLAIMED, JobStatus.CLAIMED)
+    return replace(job, checkpoint_at=now)
+
+
+def _failed(job: Job, now: datetime, outcome: Outcome, error_type: str | None = None) -> Job:
+    return _unclaimed(
+        job,
+        status=JobStatus.FAILED,
+        completed_at=now,
+        retry_at=None,
+        error=outcome.message[:ERROR_TEXT_LIMIT],
+        error_type=outcome.error_type if error_type is None else error_type,
+    )
+
+
+def _retrying(job: Job, retry_at: datetime, outcome: Outcome) -> Job:
+    return _unclaimed(
+        job,
+        status=JobStatus.RETRYING,
+        retry_at=retry_at,
+        error=outcome.message[:ERROR_TEXT_LIMIT],
+        error_type=outcome.error_type,
+    )
+
+
+def apply_outcome(job: Job, outcome: Outcome, now: datetime, policy: QueuePolicy, rng: random.Random) -> Job:
+    """claimed -> the state the outcome asks for (see OutcomeKind).
+
+    Consumes an attempt unless INFRASTRUCTURE, which uses the job's infra budget instead.
+    """
+    _require(
+        job, JobStatus.CLAIMED, JobStatus.SUCCESS if outcome.kind is OutcomeKind.SUCCESS else JobStatus.FAILED
+    )
+    kind = outcome.kind
+    if kind is OutcomeKind.SUCCESS:
+        return _unclaimed(
+            job, status=JobStatus.SUCCESS, completed_at=now, retry_at=None, error="", error_type=""
+        )
+    if kind is OutcomeKind.INFRASTRUCTURE:
+        infra = job.infra_attempts + 1
+        counted = replace(job, infra_attempts=infra)
+        if infra >= policy.infra_budget:
+            return _failed(counted, now, outcome, INFRA_BUDGET_EXHAUSTED)
+        return _retrying(counted, now + retry_delay(infra, policy.backoff, rng), outcome)
+    counted = replace(job, attempts=job.attempts + 1)
+    if kind is OutcomeKind.RETRYABLE and counted.attempts < counted.max_attempts:
+        return _retrying(counted, now + retry_delay(counted.attempts, policy.backoff, rng), outcome)
+    return _failed(counted, now, outcome)
+
+
+def release_job(job: Job, now: datetime, reason: str) -> Job:
+    """Give a claim back without fault (stop): no attempt used; past the checkpoint -> review."""
+    _require(job, JobStatus.CLAIMED, JobStatus.PENDING)
+    message = reason[:ERROR_TEXT_LIMIT]
+    if job.checkpoint_at is not None:
+        return _unclaimed(job, status=JobStatus.REVIEW, error=message, error_type=RELEASED_AFTER_CHECKPOINT)
+    if job.attempts == 0 and job.infra_attempts == 0:
+        return _unclaimed(job, status=JobStatus.PENDING, retry_at=None, error=message, error_type=RELEASED)
+    return _unclaimed(job, status=JobStatus.RETRYING, retry_at=now, error=message, error_type=RELEASED)
+
+
+def orphan_job(job: Job, now: datetime) -> Job:
+    """A claim whose worker is gone: before the checkpoint -> retrying (due now, no attempt), else review."""
+    _require(job, JobStatus.CLAIMED, JobStatus.RETRYING)
+    who = f"worker {job.worker_id} (pid {job.worker_pid}) is gone"
+    if job.checkpoint_at is not None:
+        message = f"{who} after the publish checkpoint: check whether it was posted"
+        return _unclaimed(job, status=JobStatus.REVIEW, error=message, error_type=ORPHANED_AFTER_CHECKPOINT)
+    return _unclaimed(job, status=JobStatus.RETRYING, retry_at=now, error=who, error_type=ORPHANED)
+
+
+def requeue_job(job: Job) -> Job:
+    """Operator command: failed|review -> pending with fresh attempt counters."""
+    _require(job, REQUEUEABLE, JobStatus.PENDING)
+    return _unclaimed(
+        job,
+        status=JobStatus.PENDING,
+        worker_id=None,
+        claimed_at=None,
+        completed_at=None,
+        retry_at=None,
+        error="",
+        error_type="",
+        attempts=0,
+        infra_attempts=0,
+    )
