@@ -1,0 +1,159 @@
+"""The simulated phone speaks WebDriver like Appium does, including its failures."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from selenium.common import exceptions as sx
+
+from geelark.auth import bearer_headers
+from geelark.simulator import SimulatorConfig, SimulatorServer, parse_faults
+from tests.worker.conftest import TIME_SCALE, free_port_base, wait_until
+from worker.appium_server import ServerProcess, simdevice_spec
+from worker.flow import load_flow
+from worker.flow_engine import FlowRun
+from worker.ports import PortInUse, port_plan
+from worker.session import open_session, quit_session, session_options
+from worker.simdevice.server import SimDeviceServer
+
+
+class Cloud:
+    def __init__(self, sim: SimulatorServer) -> None:
+        self.sim = sim
+
+    def api(self, path: str, body: dict[str, object]) -> dict[str, object]:
+        reply = requests.post(
+            self.sim.url + "/open/v1" + path,
+            json=body,
+            headers=bearer_headers(self.sim.config.token),
+            timeout=10,
+        ).json()
+        assert reply["code"] == 0, reply
+        return reply["data"] or {}
+
+    def boot(self, name: str) -> str:
+        """Start the phone, enable ADB, upload one video; returns the udid ip:port."""
+        phone_id = self.sim.phone_id(name)
+        self.api("/phone/start", {"ids": [phone_id]})
+        wait_until(lambda: self._running(phone_id), 10, "boot")
+        self.api("/adb/setStatus", {"ids": [phone_id], "open": True})
+        item = wait_until(lambda: self._adb(phone_id), 10, "adb")
+        target = self.api("/upload/getUrl", {"fileType": "mp4"})
+        requests.put(str(target["uploadUrl"]), data=b"\x00" * 64, timeout=10)
+        task = self.api("/phone/uploadFile", {"id": phone_id, "fileUrl": target["resourceUrl"]})["taskId"]
+        wait_until(
+            lambda: self.api("/phone/uploadFile/result", {"taskId": task})["status"] == 2, 10, "upload"
+        )
+        return f"{item['ip']}:{item['port']}"
+
+    def _running(self, phone_id: str) -> bool:
+        details = self.api("/phone/status", {"ids": [phone_id]})["successDetails"]
+        return details[0]["status"] == 0  # type: ignore[index]
+
+    def _adb(self, phone_id: str) -> dict[str, object] | None:
+        item = self.api("/adb/getData", {"ids": [phone_id]})["items"][0]  # type: ignore[index]
+        return item if item.get("code") == 0 and item.get("ip") else None  # type: ignore[union-attr]
+
+
+@pytest.fixture
+def cloud() -> Iterator[Cloud]:
+    faults = {"phones": {"lost": {"scenarios": {"session_lost": 1}}}}
+    config = SimulatorConfig(phones=("ok", "lost"), time_scale=TIME_SCALE, faults=parse_faults(faults))
+    with SimulatorServer(config) as sim:
+        yield Cloud(sim)
+
+
+@pytest.fixture
+def device(cloud: Cloud) -> Iterator[str]:
+    server = SimDeviceServer(0, cloud.sim.url)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def options(udid: str, tag: str = "t1") -> object:
+    return session_options(port_plan(0), udid, load_flow(), {"sim:jobTag": tag})
+
+
+def test_a_session_on_an_unknown_device_is_not_created(device: str) -> None:
+    with pytest.raises(sx.SessionNotCreatedException, match="not in the list of connected devices"):
+        open_session(device, options("127.0.0.1:1"), timeout_s=10)  # type: ignore[arg-type]
+
+
+def test_the_default_flow_posts_once_and_the_cloud_records_it(cloud: Cloud, device: str) -> None:
+    udid = cloud.boot("ok")
+    driver = open_session(device, options(udid, "job-9"), timeout_s=10)  # type: ignore[arg-type]
+    try:
+        files = requests.get(f"{cloud.sim.url}/_sim/devices/{udid}", timeout=5).json()["files"]
+        variables = {
+            "caption": "hi #sim",
+            "video_name": files[0].rsplit("/", 1)[-1],
+            "account": "ok",
+            "job_id": "j",
+        }
+        FlowRun(driver, load_flow(), variables, time.monotonic() + 30).run()
+        assert driver.page_source.startswith("<?xml")
+        assert driver.get_screenshot_as_png().startswith(b"\x89PNG")
+    finally:
+        quit_session(driver)
+    publishes = cloud.sim.state()["publishes"]
+    assert [(p["jobTag"], p["caption"], p["serialName"]) for p in publishes] == [("job-9", "hi #sim", "ok")]
+    with pytest.raises(sx.InvalidSessionIdException):
+        driver.page_source  # noqa: B018 - the session is gone after quit
+
+
+def test_session_lost_scenario_kills_the_session_mid_flow(cloud: Cloud, device: str) -> None:
+    udid = cloud.boot("lost")
+    driver = open_session(device, options(udid), timeout_s=10)  # type: ignore[arg-type]
+    files = requests.get(f"{cloud.sim.url}/_sim/devices/{udid}", timeout=5).json()["files"]
+    variables = {"caption": "x", "video_name": files[0].rsplit("/", 1)[-1], "account": "lost", "job_id": "j"}
+    with pytest.raises(sx.InvalidSessionIdException):
+        FlowRun(driver, load_flow(), variables, time.monotonic() + 30).run()
+
+
+def test_a_phone_stopped_underneath_answers_like_a_crashed_uiautomator2(cloud: Cloud, device: str) -> None:
+    udid = cloud.boot("ok")
+    driver = open_session(device, options(udid), timeout_s=10)  # type: ignore[arg-type]
+    cloud.sim.kill_phone(cloud.sim.phone_id("ok"))
+    with pytest.raises(sx.WebDriverException, match="socket hang up"):
+        driver.find_elements("id", "com.example.poster:id/create_button")
+
+
+def test_unknown_locator_strategy_is_an_invalid_selector(cloud: Cloud, device: str) -> None:
+    driver = open_session(device, options(cloud.boot("ok")), timeout_s=10)  # type: ignore[arg-type]
+    try:
+        with pytest.raises(sx.InvalidSelectorException):
+            driver.find_element("css selector", "#x")
+        with pytest.raises(sx.NoSuchElementException):
+            driver.find_element("id", "nope")
+        assert driver.find_elements("-android uiautomator", 'new UiSelector().text("Create")')
+    finally:
+        quit_session(driver)
+
+
+def test_server_process_restarts_a_dead_server_and_refuses_a_taken_port(tmp_path: Path, cloud: Cloud) -> None:
+    port = free_port_base()
+    server = ServerProcess(simdevice_spec(port, cloud.sim.url, tmp_path / "sim.log"), ready_timeout_s=20)
+    try:
+        first = server.start()
+        assert server.is_healthy()
+        proc = first.process()
+        assert proc is not None
+        proc.kill()
+        proc.wait(5)
+        second = server.ensure_running()
+        assert second != first and second.is_alive() and not first.is_alive()
+        with pytest.raises(PortInUse):
+            ServerProcess(simdevice_spec(port, cloud.sim.url, tmp_path / "other.log")).start()
+    finally:
+        server.stop()
+    assert not second.is_alive()

@@ -1,0 +1,157 @@
+"""`python -m worker --id N [--settings FILE | --config FILE] [--parent-pid P] [--simulate]`.
+
+Runs one worker until nothing is due or it is asked to stop (SIGINT/SIGTERM, Windows CTRL_BREAK,
+the run's stop files, or the parent process going away). Exit codes: worker.loop.ExitCode.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import logging
+import os
+import sys
+from pathlib import Path
+
+from geelark.client import GeeLarkClient
+from geelark.errors import ConfigError as GeeLarkConfigError
+from geelark.settings import GeeLarkSettings
+from jobqueue import CsvJobStore, JobStatus, JobStore
+from runtime.logs import register_secret, setup_process_logging
+from runtime.platform import ProcessRef, install_stop_handlers
+from runtime.settings import ConfigError, Settings, load_settings, read_settings
+from worker.adb import Adb, RealAdb, SimAdb
+from worker.appium_server import ServerProcess, ServerSpec, appium_spec, simdevice_spec
+from worker.config import WorkerConfig, build_config
+from worker.errors import AppiumServerError, FlowFileError
+from worker.flow import load_flow
+from worker.job import Rig
+from worker.loop import ExitCode, WorkerLoop
+from worker.phone import PhoneManager, PhoneTimeouts
+from worker.ports import PortInUse, PortPlanError, ensure_port_free
+from worker.status import HeartbeatThread, StopControl, WorkerStatus
+
+log = logging.getLogger("worker")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m worker", description=__doc__)
+    parser.add_argument("--id", type=int, required=True, help="worker number N (ports 4723+2N ...)")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--settings", type=Path, help="resolved settings JSON from the orchestrator")
+    source.add_argument("--config", type=Path, help="TOML config file (running a worker alone)")
+    parser.add_argument("--parent-pid", type=int, default=None, help="stop when this process is gone")
+    parser.add_argument("--simulate", action="store_true", help="GeeLark simulator + simulated phone")
+    return parser.parse_args(argv)
+
+
+def load(args: argparse.Namespace) -> Settings:
+    if args.settings is not None:
+        return read_settings(args.settings)
+    return load_settings(args.config, {}, dict(os.environ)).settings
+
+
+def server_spec(cfg: WorkerConfig) -> ServerSpec:
+    if cfg.simulate:
+        return simdevice_spec(cfg.ports.appium, cfg.geelark.base_url, cfg.server_log)
+    return appium_spec(cfg.settings.worker.appium_home, cfg.ports.appium, cfg.server_log)
+
+
+def check_usable(cfg: WorkerConfig) -> None:
+    """Refuse settings that would fail every job (raises before anything is started)."""
+    _ = cfg.geelark.auth_mode  # GeeLarkConfigError without credentials
+    if cfg.simulate and cfg.settings.worker.video_transfer == "adb_push":
+        raise ConfigError("worker.video_transfer = 'adb_push' is not simulated; use 'upload' with --simulate")
+
+
+def claimed_elsewhere(store: JobStore, account: str, worker_id: int) -> bool:
+    """True if another worker holds a claim on `account` (and so may be using its phone)."""
+    return any(
+        job.status is JobStatus.CLAIMED and job.account == account and job.worker_id != worker_id
+        for job in store.snapshot().jobs
+    )
+
+
+def build_rig(cfg: WorkerConfig, status: WorkerStatus, stop: StopControl) -> Rig:
+    geelark: GeeLarkSettings = cfg.geelark
+    register_secret(geelark.token)
+    register_secret(geelark.api_key)
+    client = GeeLarkClient(geelark)
+    adb: Adb = SimAdb(geelark.base_url, cfg.poll_s) if cfg.simulate else RealAdb(cfg.settings.worker.adb_path)
+    store = CsvJobStore(cfg.settings.paths.progress_file, cfg.policy)
+    timeouts = PhoneTimeouts(
+        boot_s=cfg.scaled(cfg.settings.worker.phone_boot_timeout_s),
+        adb_s=cfg.scaled(cfg.settings.worker.adb_timeout_s),
+        poll_s=cfg.poll_s,
+    )
+    return Rig(
+        cfg=cfg,
+        store=store,
+        client=client,
+        adb=adb,
+        phones=PhoneManager(
+            client,
+            adb,
+            cfg.run_dir,
+            cfg.worker_id,
+            timeouts,
+            check_stop=stop.check,
+            in_use_elsewhere=lambda account: claimed_elsewhere(store, account, cfg.worker_id),
+        ),
+        server=ServerProcess(server_spec(cfg)),
+        flow=load_flow(cfg.settings.worker.flow_file),
+        status=status,
+        stop=stop,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        settings = load(args)
+        cfg = build_config(args.id, settings, os.environ, args.simulate, args.parent_pid)
+    except (ConfigError, PortPlanError, ValueError) as exc:
+        print(f"worker {args.id}: {exc}", file=sys.stderr)
+        return ExitCode.CONFIG
+    setup_process_logging(cfg.worker_log, f"W{cfg.worker_id}")
+    stop = StopControl(cfg.run_dir, cfg.worker_id, cfg.parent, parent_expected=args.parent_pid is not None)
+    install_stop_handlers(stop.on_signal)
+    status = WorkerStatus(cfg.worker_id, ProcessRef.current(), cfg.ports.appium)
+    try:
+        check_usable(cfg)
+        rig = build_rig(cfg, status, stop)
+        ensure_port_free(cfg.ports.appium)
+    except (FlowFileError, AppiumServerError, ConfigError, GeeLarkConfigError, ValueError) as exc:
+        log.error("cannot start: %s", exc)
+        return ExitCode.CONFIG
+    except PortInUse as exc:
+        log.error("cannot start: %s", exc)
+        return ExitCode.PORT_IN_USE
+    atexit.register(rig.server.stop)  # last resort; the loop's finally stops it first
+    heartbeat = HeartbeatThread(cfg.run_dir, status, stop, cfg.settings.worker.heartbeat_interval_s)
+    heartbeat.beat()
+    heartbeat.start()
+    log.info(
+        "worker %s started (pid %s, %s, port %s)",
+        cfg.worker_id,
+        os.getpid(),
+        "simulate" if cfg.simulate else "real phones",
+        cfg.ports.appium,
+    )
+    code = ExitCode.CRASHED
+    try:
+        code = WorkerLoop(rig).run()
+    except Exception:
+        log.exception("worker crashed")
+        raise
+    finally:
+        heartbeat.halt()
+        if code is not ExitCode.CRASHED:
+            cfg.run_dir.remove_heartbeat(cfg.worker_id)
+        rig.client.close()
+        log.info("worker %s exits with %s (%d)", cfg.worker_id, code.name, int(code))
+    return int(code)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""Everything one worker needs to know, resolved once at start from settings, flags and env.
+
+Sources: `--settings FILE` (the JSON the orchestrator hands over), or `--config FILE` (TOML, when a
+worker is run alone), plus `--simulate`; secrets only from the environment (GEELARK_TOKEN or
+GEELARK_APP_ID + GEELARK_API_KEY). In simulate mode the GeeLark URL is the simulator's, read from
+the run's `run.json` when the orchestrator started one, else `geelark.base_url`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from geelark.settings import GeeLarkSettings
+from jobqueue import BackoffPolicy, QueuePolicy
+from runtime.platform import ProcessRef
+from runtime.settings import Settings
+from runtime.state import RunDir
+from worker.ports import PortBases, WorkerPorts, port_plan
+
+REAL_POLL_S = 2.0
+MIN_POLL_S = 0.05
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """One worker's resolved configuration (no secrets except inside `geelark`, which hides them)."""
+
+    worker_id: int
+    ports: WorkerPorts
+    simulate: bool
+    settings: Settings
+    geelark: GeeLarkSettings
+    policy: QueuePolicy
+    parent: ProcessRef | None
+    poll_s: float  # GeeLark status/ADB/upload polling interval
+    time_scale: float  # simulated seconds -> real seconds (1.0 for real phones)
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.settings.paths.logs_dir
+
+    @property
+    def run_dir(self) -> RunDir:
+        return RunDir(self.settings.paths.runtime_dir)
+
+    @property
+    def worker_log(self) -> Path:
+        return self.logs_dir / f"worker_{self.worker_id}.log"
+
+    @property
+    def server_log(self) -> Path:
+        return self.logs_dir / f"appium_{self.worker_id}.log"
+
+    def scaled(self, seconds: float) -> float:
+        """A GeeLark-side duration (boot, ADB, upload) in real seconds."""
+        return seconds * self.time_scale if self.simulate else seconds
+
+
+def queue_policy(settings: Settings) -> QueuePolicy:
+    """The queue rules from the `[queue]` settings section."""
+    q = settings.queue
+    return QueuePolicy(
+        daily_limit=q.daily_limit,
+        timezone=q.timezone or None,
+        backoff=BackoffPolicy(
+            base_s=q.backoff_base_s, factor=q.backoff_factor, cap_s=q.backoff_cap_s, jitter=q.backoff_jitter
+        ),
+        infra_budget=q.infra_budget,
+        infra_failures_before_cooldown=q.infra_failures_before_cooldown,
+        infra_cooldown_s=q.infra_cooldown_s,
+        claim_lease_s=q.claim_lease_s,
+        default_max_attempts=q.max_attempts,
+    )
+
+
+def build_config(
+    worker_id: int, settings: Settings, env: Mapping[str, str], simulate: bool, parent_pid: int | None
+) -> WorkerConfig:
+    """Resolve a worker's configuration. Raises PortPlanError or geelark ConfigError."""
+    simulate = simulate or settings.simulate.enabled
+    bases = PortBases(appium=settings.worker.appium_port_base, system=settings.worker.system_port_base)
+    scale = settings.simulate.time_scale if simulate else 1.0
+    base_url = settings.geelark.base_url
+    if simulate:
+        run = RunDir(settings.paths.runtime_dir).read_run()
+        base_url = (run.simulator_url if run and run.simulator_url else None) or base_url
+    overrides: dict[str, object] = {
+        "app_id": env.get("GEELARK_APP_ID") or settings.geelark.app_id,
+        "base_url": base_url,
+        "read_timeout_s": settings.geelark.timeout_s,
+        "rate_limit_per_minute": settings.geelark.rate_limit_per_min,
+    }
+    if simulate:
+        overrides.update(
+            rate_window_s=60.0 * scale,
+            rate_margin_s=min(1.0, 60.0 * scale),
+            backoff_initial_s=max(MIN_POLL_S, scale),
+            backoff_max_s=max(MIN_POLL_S, 20 * scale),
+        )
+    geelark = GeeLarkSettings.from_env(env, **overrides)
+    parent = ProcessRef.of(parent_pid) if parent_pid else None
+    return WorkerConfig(
+        worker_id=worker_id,
+        ports=port_plan(worker_id, 0, bases),
+        simulate=simulate,
+        settings=settings,
+        geelark=geelark,
+        policy=queue_policy(settings),
+        parent=parent,
+        poll_s=max(MIN_POLL_S, REAL_POLL_S * scale),
+        time_scale=scale,
+    )

@@ -1,0 +1,189 @@
+"""The worker's loop: check stop -> claim -> attempt -> settle (fenced) -> keep or stop the phone.
+
+Settling rules (the queue's `record` does not look at the checkpoint, so the worker does):
+- success -> record SUCCESS;
+- stopped at a safe point -> release (no attempt used; review if past the checkpoint);
+- failed after the publish checkpoint -> release to review (it may be posted: never retried
+  automatically), and an account problem also blocks the account;
+- failed before it -> record the classified outcome;
+- LostClaim anywhere -> drop the job and move on.
+The phone is kept only while this worker has another due job for the same account.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from enum import IntEnum
+from typing import TypeVar
+
+from jobqueue import Claim, CorruptProgressFile, FileBusy, LockTimeout, LostClaim, OutcomeKind
+from runtime.logs import log_context
+from worker.errors import ForcedStop
+from worker.job import AttemptResult, JobAttempt, Rig
+from worker.ports import PortInUse
+
+log = logging.getLogger(__name__)
+
+BUSY_RETRY_S = 5.0
+BUSY_RETRIES = 6
+T = TypeVar("T")
+
+
+class ExitCode(IntEnum):
+    """How `python -m worker` ends."""
+
+    DONE = 0  # nothing due, or stopped on request (signal, stop file, parent gone)
+    CRASHED = 1  # an unexpected error (see logs/worker_N.log)
+    CONFIG = 2  # bad arguments, settings or flow file
+    PORT_IN_USE = 3  # a port of this worker's plan is taken by another process
+    QUEUE_CORRUPT = 4  # the progress file cannot be read; nothing was written
+    FORCED_STOP = 5  # a second stop signal: job abandoned at once (claim released, cleanup done)
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+class WorkerLoop:
+    def __init__(self, rig: Rig) -> None:
+        self.rig = rig
+        self.pid = os.getpid()
+
+    def run(self) -> ExitCode:
+        """Work until nothing is due or a stop is requested; always cleans up what it started."""
+        try:
+            return self._work()
+        except CorruptProgressFile as exc:
+            log.error("the progress file cannot be used: %s", exc)
+            return ExitCode.QUEUE_CORRUPT
+        except PortInUse as exc:
+            log.error("%s", exc)
+            return ExitCode.PORT_IN_USE
+        except ForcedStop:
+            log.warning("forced stop: job abandoned, claim released")
+            return ExitCode.FORCED_STOP
+        finally:
+            self.shutdown()
+
+    def _work(self) -> ExitCode:
+        rig = self.rig
+        while not rig.stop.requested:
+            claim = self._claim()
+            if claim is None:
+                if rig.stop.requested:
+                    break
+                log.info("nothing is due for this worker: exiting")
+                return ExitCode.DONE
+            self._process(claim)
+        log.info("stopping: %s", rig.stop.reason)
+        return ExitCode.DONE
+
+    def _claim(self) -> Claim | None:
+        rig = self.rig
+        while True:
+            try:
+                return rig.store.claim_next(
+                    rig.cfg.worker_id, self.pid, now_utc(), prefer_account=rig.phones.account
+                )
+            except (FileBusy, LockTimeout) as exc:
+                log.warning("queue busy (%s); retrying in %.0f s", exc, BUSY_RETRY_S)
+                if rig.stop.wait(BUSY_RETRY_S):
+                    return None
+
+    def _queue(self, call: Callable[[], T]) -> T:
+        """A queue write that must not be lost to a busy file: retried for a while (even while
+        stopping), then raised; a claim left behind is recovered by the orchestrator."""
+        for attempt in range(1, BUSY_RETRIES + 1):
+            try:
+                return call()
+            except (FileBusy, LockTimeout) as exc:
+                if attempt == BUSY_RETRIES:
+                    raise
+                log.warning("queue busy (%s); retry %s in %.0f s", exc, attempt, BUSY_RETRY_S)
+                time.sleep(BUSY_RETRY_S)
+        raise AssertionError("unreachable")
+
+    def _process(self, claim: Claim) -> None:
+        rig, job = self.rig, claim.job
+        rig.status.update(job_id=job.job_id, account=job.account, step="claimed", job_started_at=now_utc())
+        with log_context(job=job.job_id, account=job.account):
+            log.info("claimed job %s for account %s", job.job_id, job.account)
+            try:
+                result = JobAttempt(rig, claim).run()
+            except (PortInUse, ForcedStop):
+                # released without fault; the store makes it review if it was past the checkpoint
+                self._settle(claim, AttemptResult(None))
+                raise
+            try:
+                self._settle(claim, result)
+            finally:
+                rig.status.job_done()
+            self._keep_or_stop_phone(job.account, result)
+            if rig.phones.current is None:
+                rig.status.update(phone_id=None)
+
+    def _settle(self, claim: Claim, result: AttemptResult) -> None:
+        store, job, now = self.rig.store, claim.job, now_utc()
+        outcome = result.outcome
+        try:
+            if result.lost_claim:
+                return
+            if outcome is None:
+                reason = f"worker {self.rig.cfg.worker_id} stopping: {self.rig.stop.reason}"
+                self._queue(lambda: store.release(claim, now, reason))
+                log.info(
+                    "claim released (%s)",
+                    "review: past the checkpoint" if result.checkpointed else "no attempt used",
+                )
+            elif outcome.kind is OutcomeKind.SUCCESS or not result.checkpointed:
+                settled = self._queue(lambda: store.record(claim, outcome, now))
+                log.info(
+                    "job %s -> %s (%s %s)",
+                    job.job_id,
+                    settled.status.value,
+                    outcome.kind.value,
+                    outcome.error_type,
+                )
+            else:
+                reason = (
+                    f"{outcome.kind.value}/{outcome.error_type} after the publish tap, "
+                    f"check whether it was posted: {outcome.message}"
+                )
+                self._queue(lambda: store.release(claim, now, reason))
+                if outcome.kind is OutcomeKind.ACCOUNT:
+                    self._queue(lambda: store.block_account(job.account, outcome.message, job.job_id, now))
+                log.warning("job %s -> review: %s", job.job_id, reason)
+        except LostClaim:
+            log.error("claim on job %s was lost before its outcome was recorded: dropped", job.job_id)
+
+    def _keep_or_stop_phone(self, account: str, result: AttemptResult) -> None:
+        rig = self.rig
+        if rig.phones.account != account:
+            return
+        troubled = result.outcome is not None and result.outcome.kind in (
+            OutcomeKind.INFRASTRUCTURE,
+            OutcomeKind.ACCOUNT,
+        )
+        keep = (
+            rig.cfg.settings.worker.keep_phone_between_jobs
+            and not troubled
+            and not rig.stop.requested
+            and self._queue(lambda: rig.store.has_due_job(account, now_utc()))
+        )
+        if keep:
+            log.info("keeping the phone of %s: another job is due", account)
+        else:
+            rig.phones.release(stop=True)
+
+    def shutdown(self) -> None:
+        """Stop the phone we hold and our server; safe to call more than once."""
+        rig = self.rig
+        rig.status.update(step="stopping")
+        try:
+            rig.phones.release(stop=True)
+        finally:
+            rig.server.stop()

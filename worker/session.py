@@ -1,0 +1,69 @@
+"""The Appium session for one job: UiAutomator2 options with this worker's own ports.
+
+The same code opens the session against real Appium (UiAutomator2 on a GeeLark phone), Appium's
+fake driver (tests) and the simulated phone: only `extra_caps` differ.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from appium import webdriver
+from appium.options.android import UiAutomator2Options
+from appium.webdriver.client_config import AppiumClientConfig
+from selenium.common.exceptions import WebDriverException
+from urllib3.exceptions import HTTPError
+
+from worker.flow import Flow
+from worker.ports import WorkerPorts
+
+log = logging.getLogger(__name__)
+
+COMMAND_TIMEOUT_S = 120.0
+
+
+def session_options(
+    ports: WorkerPorts, udid: str, flow: Flow, extra_caps: Mapping[str, Any] | None = None
+) -> UiAutomator2Options:
+    """Capabilities for one session: udid `ip:port`, this worker's systemPort/mjpeg/chromedriver
+    ports, and launch timeouts long enough for GeeLark phones (10 s failed 15 times in the original)."""
+    opts = UiAutomator2Options()
+    opts.udid = udid
+    opts.device_name = udid
+    opts.system_port = ports.system_port
+    opts.mjpeg_server_port = ports.mjpeg
+    opts.chromedriver_port = ports.chromedriver
+    opts.no_reset = True
+    opts.new_command_timeout = 120
+    opts.adb_exec_timeout = 120_000
+    opts.uiautomator2_server_install_timeout = 120_000
+    opts.uiautomator2_server_launch_timeout = 60_000
+    opts.set_capability("appium:androidDeviceReadyTimeout", 60)
+    opts.auto_grant_permissions = True
+    if flow.app_package:
+        opts.app_package = flow.app_package
+    if flow.app_activity:
+        opts.app_activity = flow.app_activity
+    for key, value in (extra_caps or {}).items():
+        opts.set_capability(key, value)
+    return opts
+
+
+def open_session(
+    url: str, options: UiAutomator2Options, timeout_s: float = COMMAND_TIMEOUT_S
+) -> webdriver.Remote:
+    """Create the session (raises WebDriverException / urllib3 errors, classified by the caller)."""
+    config = AppiumClientConfig(remote_server_addr=url, timeout=timeout_s)
+    return webdriver.Remote(url, options=options, client_config=config)
+
+
+def quit_session(driver: webdriver.Remote | None) -> None:
+    """Quit the session; a session that is already gone is only logged."""
+    if driver is None:
+        return
+    try:
+        driver.quit()
+    except (WebDriverException, HTTPError, OSError) as exc:
+        log.info("session quit failed (already gone?): %s", type(exc).__name__)

@@ -1,0 +1,90 @@
+"""Getting the job's video onto the phone: GeeLark's upload chain (default) or `adb push`.
+
+A video that is missing, empty or unreadable is a PERMANENT job error (VideoUnavailable); a
+transfer that fails is infrastructure. Returns the path on the phone, whose file name the flow
+uses to pick the video in the gallery. The media scanner is told about the file so the gallery
+shows it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from geelark.client import GeeLarkClient
+from geelark.errors import UploadFailed, WaitTimeout
+from geelark.status import UploadStatus
+from worker.adb import Adb
+from worker.errors import AdbError, VideoUnavailable
+from worker.phone import PhoneHandle
+
+log = logging.getLogger(__name__)
+
+DEVICE_DOWNLOADS = "/sdcard/Download"
+DEVICE_MOVIES = "/sdcard/Movies"
+
+
+def check_video(path: Path) -> None:
+    """Raise VideoUnavailable unless `path` is a non-empty file we can read."""
+    if not path.is_file():
+        raise VideoUnavailable(f"video missing: {path.name} is not a file", error_type="video_missing")
+    try:
+        with open(path, "rb") as fh:
+            first = fh.read(1)
+    except OSError as exc:
+        raise VideoUnavailable(
+            f"video unreadable: {path.name}: {exc.strerror or exc}", error_type="video_unreadable"
+        ) from exc
+    if not first:
+        raise VideoUnavailable(f"video corrupted: {path.name} is empty", error_type="corrupted_video")
+
+
+def upload_via_geelark(
+    client: GeeLarkClient,
+    phone: PhoneHandle,
+    path: Path,
+    timeout_s: float,
+    poll_s: float,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> str:
+    """GeeLark's chain: upload URL, PUT, /phone/uploadFile, poll the result. The file lands in
+    Downloads under the resource's name (the simulator's behaviour; unconfirmed for the real cloud)."""
+    target = client.get_upload_url(path.suffix.lstrip(".").lower() or "mp4")
+    client.put_file(target.upload_url, path)
+    task_id = client.upload_file_to_phone(phone.phone_id, target.resource_url)
+    deadline = clock() + timeout_s
+    while True:
+        status = client.upload_result(task_id)
+        if status is UploadStatus.SUCCESS:
+            return f"{DEVICE_DOWNLOADS}/{target.resource_url.rsplit('/', 1)[-1]}"
+        if status in (UploadStatus.FAILED, UploadStatus.UNKNOWN):
+            raise UploadFailed(f"Upload to phone failed: task {task_id} ended {status.name}")
+        if clock() >= deadline:
+            raise WaitTimeout(f"Upload timeout after {timeout_s:.0f}s (last status: {int(status)})")
+        sleep(poll_s)
+
+
+def push_via_adb(adb: Adb, phone: PhoneHandle, path: Path, timeout_s: float) -> str:
+    """`adb push` into Movies under the local file name."""
+    remote = f"{DEVICE_MOVIES}/{path.name}"
+    adb.push(phone.serial, path, remote, timeout_s)
+    return remote
+
+
+def announce_to_gallery(adb: Adb, phone: PhoneHandle, remote: str) -> None:
+    """Ask the media scanner to index the new file so the app's picker shows it."""
+    adb.shell(
+        phone.serial, f"am broadcast -a android.intent.action.MEDIA_SCANNER_SCAN_FILE -d file://{remote}"
+    )
+
+
+def remove_from_phone(adb: Adb, phone: PhoneHandle, remote: str) -> None:
+    """Delete the job's video from the phone after the attempt (a failure is only logged: the
+    outcome of the job does not depend on it)."""
+    try:
+        adb.shell(phone.serial, f"rm -f '{remote}'")
+    except AdbError as exc:
+        log.warning("could not remove %s from the phone: %s", remote, exc)
