@@ -1,6 +1,7 @@
 """The job state machine: every transition is a pure function; an illegal one raises.
 
-pending|retrying -> claimed -> success|retrying|failed (``apply_outcome``),
+pending|retrying -> claimed -> success|retrying|failed (``apply_outcome``; any failure recorded after
+the publish checkpoint -> review, because the post may exist),
 claimed -> pending|retrying|review (``release_job``, ``orphan_job``),
 failed|review -> pending (``requeue_job``).
 """
@@ -21,6 +22,7 @@ ORPHANED = "orphaned"
 ORPHANED_AFTER_CHECKPOINT = "orphaned_after_checkpoint"
 RELEASED = "released"
 RELEASED_AFTER_CHECKPOINT = "released_after_checkpoint"
+UNCONFIRMED_AFTER_CHECKPOINT = "unconfirmed_after_checkpoint"
 CLAIMABLE = frozenset({JobStatus.PENDING, JobStatus.RETRYING})
 REQUEUEABLE = frozenset({JobStatus.FAILED, JobStatus.REVIEW})
 
@@ -83,7 +85,8 @@ def _retrying(job: Job, retry_at: datetime, outcome: Outcome) -> Job:
 def apply_outcome(job: Job, outcome: Outcome, now: datetime, policy: QueuePolicy, rng: random.Random) -> Job:
     """claimed -> the state the outcome asks for (see OutcomeKind).
 
-    Consumes an attempt unless INFRASTRUCTURE, which uses the job's infra budget instead.
+    Consumes an attempt unless INFRASTRUCTURE, which uses the job's infra budget instead. Past the
+    checkpoint only a SUCCESS is final: anything else goes to review (a retry could post twice).
     """
     _require(
         job, JobStatus.CLAIMED, JobStatus.SUCCESS if outcome.kind is OutcomeKind.SUCCESS else JobStatus.FAILED
@@ -92,6 +95,15 @@ def apply_outcome(job: Job, outcome: Outcome, now: datetime, policy: QueuePolicy
     if kind is OutcomeKind.SUCCESS:
         return _unclaimed(
             job, status=JobStatus.SUCCESS, completed_at=now, retry_at=None, error="", error_type=""
+        )
+    if job.checkpoint_at is not None:
+        return _unclaimed(
+            job,
+            status=JobStatus.REVIEW,
+            completed_at=now,
+            retry_at=None,
+            error=f"after the publish checkpoint: {outcome.message}"[:ERROR_TEXT_LIMIT],
+            error_type=outcome.error_type or UNCONFIRMED_AFTER_CHECKPOINT,
         )
     if kind is OutcomeKind.INFRASTRUCTURE:
         infra = job.infra_attempts + 1

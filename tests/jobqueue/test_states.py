@@ -134,3 +134,21 @@ def test_requeue_resets_counters(status: JobStatus) -> None:
 def test_requeue_of_other_statuses_is_illegal(status: JobStatus) -> None:
     with pytest.raises(IllegalTransition):
         requeue_job(replace(PENDING, status=status))
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [OutcomeKind.RETRYABLE, OutcomeKind.INFRASTRUCTURE, OutcomeKind.PERMANENT, OutcomeKind.ACCOUNT],
+)
+def test_any_failure_recorded_after_the_checkpoint_goes_to_review_not_retry(kind: OutcomeKind) -> None:
+    job = checkpoint_job(claimed(), T0)
+    after = apply_outcome(job, Outcome(kind, "post_unconfirmed", "no confirmation"), T0, POLICY, RNG)
+    assert after.status is JobStatus.REVIEW
+    assert after.retry_at is None and after.claim_token == ""
+    assert after.error_type == "post_unconfirmed"
+    assert after.attempts == job.attempts and after.infra_attempts == job.infra_attempts
+
+
+def test_success_after_the_checkpoint_is_a_success() -> None:
+    job = checkpoint_job(claimed(), T0)
+    assert apply_outcome(job, Outcome(OutcomeKind.SUCCESS), T0, POLICY, RNG).status is JobStatus.SUCCESS
