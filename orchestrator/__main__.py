@@ -1,0 +1,5 @@
+"""`python -m orchestrator`: the same console as `parallel-orchestrator`."""
+
+from orchestrator.cli import main
+
+main()

@@ -1,0 +1,41 @@
+"""Seeding the progress file from the scheduler's state (`--seed-only`, and before every `--run`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from jobqueue.store import JobStore
+from orchestrator.errors import SeedError
+from scheduler.errors import SchedulerError
+from scheduler.seeding import SeedReport, seed_progress
+
+
+@dataclass(frozen=True)
+class SeedOutcome:
+    """What seeding did; `state_file_found` False means there was nothing to seed from."""
+
+    state_file: str
+    state_file_found: bool
+    added: int = 0
+    already_present: int = 0
+    newly_assigned: int = 0
+    unassigned: int = 0
+
+
+def seed_from_state(state_file: Path, store: JobStore) -> SeedOutcome:
+    """Add the scheduler's not-yet-seeded assignments to the queue (idempotent). Raises SeedError."""
+    if not state_file.is_file():
+        return SeedOutcome(str(state_file), False)
+    try:
+        report: SeedReport = seed_progress(state_file, store)
+    except SchedulerError as exc:
+        raise SeedError(f"could not seed from {state_file}: {exc}") from exc
+    return SeedOutcome(
+        str(state_file),
+        True,
+        added=report.added,
+        already_present=report.already_present,
+        newly_assigned=report.newly_assigned,
+        unassigned=report.unassigned,
+    )

@@ -1,0 +1,167 @@
+"""Pure views of one snapshot: the run's outlook, the progress line, the status report, the report."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+from jobqueue import JobStatus
+from orchestrator.jsonable import dumps
+from orchestrator.outlook import work_outlook
+from orchestrator.progress import progress_line, progress_view
+from orchestrator.render import status_lines
+from orchestrator.report import build_report, summary_text
+from orchestrator.status import build_status
+from tests.orchestrator.factories import NOW, claimed, done, job, snapshot
+
+LOGS = Path("logs")
+
+
+def test_outlook_counts_due_jobs_and_accounts() -> None:
+    snap = snapshot(
+        job("j1", "a1"), job("j2", "a1"), job("j3", "a2"), claimed("j4", "a3", 0, 10), job("j5", "a3")
+    )
+    out = work_outlook(snap, NOW, daily_limit=5, timezone="UTC")
+    assert out.due_now == 3
+    assert out.due_accounts == {"a1", "a2"}
+    assert out.claimed == 1
+    assert not out.finished()
+
+
+def test_outlook_waits_for_a_retry_due_today_but_not_for_tomorrows_daily_limit() -> None:
+    retry = job("r", "a1", JobStatus.RETRYING, retry_at=NOW + timedelta(seconds=30))
+    limited = job("l", "a2")
+    snap = snapshot(retry, limited, done("d", "a2"))
+    out = work_outlook(snap, NOW, daily_limit=1, timezone="UTC")
+    assert out.due_now == 0 and out.next_due_at == NOW + timedelta(seconds=30)
+    assert out.held_by_daily_limit == 1
+    assert not out.finished()
+    later = work_outlook(snapshot(limited, done("d", "a2")), NOW, daily_limit=1, timezone="UTC")
+    assert later.finished()
+
+
+def test_outlook_ignores_blocked_accounts_and_waits_out_a_cooldown() -> None:
+    snap = snapshot(
+        job("b", "blocked"), job("c", "cool"), blocked={"blocked": "suspended"}, cooling={"cool": 20}
+    )
+    out = work_outlook(snap, NOW, daily_limit=5, timezone="UTC")
+    assert out.blocked == 1
+    assert out.next_due_at == NOW + timedelta(seconds=20)
+
+
+def test_progress_line_counts_done_and_lists_active_workers_oldest_first() -> None:
+    snap = snapshot(
+        done("a", "p1"),
+        done("b", "p2", JobStatus.FAILED),
+        job("c", "p3"),
+        claimed("x", "p4", 1, 30),
+        claimed("y", "p5", 0, 312),
+    )
+    line = progress_line(progress_view(snap, NOW))
+    assert line == "Progress: 2/5 done (1 ok, 1 failed), 1 waiting, 2 active: W0 y @p5 (5.2m), W1 x @p4 (30s)"
+
+
+def test_progress_line_shortens_a_long_active_list() -> None:
+    snap = snapshot(*[claimed(f"j{n}", f"p{n}", n, 10) for n in range(6)])
+    assert progress_line(progress_view(snap, NOW)).endswith("+2 more")
+
+
+def status_of(snap, heartbeats=None):  # type: ignore[no-untyped-def]
+    return build_status(
+        snap,
+        NOW,
+        daily_limit=2,
+        timezone="UTC",
+        progress_file=Path("parallel_progress.csv"),
+        logs_dir=LOGS,
+        heartbeats=heartbeats or {},
+        alive_workers=set(),
+        run=None,
+        run_active=False,
+        phones=None,
+    )
+
+
+def test_status_explains_each_account() -> None:
+    snap = snapshot(
+        done("d1", "full"),
+        done("d2", "full"),
+        job("w1", "full"),
+        job("w2", "blocked"),
+        job("w3", "cool"),
+        claimed("c1", "busy", 0, 5),
+        job("w4", "ready"),
+        blocked={"blocked": "suspended"},
+        cooling={"cool": 60},
+    )
+    accounts = {a.account: a for a in status_of(snap).accounts}
+    assert accounts["full"].done_today == 2 and accounts["full"].state == "daily limit"
+    assert accounts["full"].next_eligible_at is not None and accounts["full"].next_eligible_at > NOW
+    assert accounts["blocked"].state == "blocked" and "suspended" in accounts["blocked"].why
+    assert accounts["cool"].state == "cooling" and accounts["cool"].next_eligible_at == NOW + timedelta(
+        seconds=60
+    )
+    assert accounts["busy"].state == "busy"
+    assert accounts["ready"].state == "ready" and accounts["ready"].next_eligible_at == NOW
+
+
+def test_status_groups_failures_by_error_type_with_evidence() -> None:
+    snap = snapshot(
+        done("f1", "a", JobStatus.FAILED, error="suspended!", error_type="suspended"),
+        done("f2", "b", JobStatus.FAILED, error="suspended!", error_type="suspended"),
+        done("f3", "c", JobStatus.REVIEW, error="lost after tap", error_type="released_after_checkpoint"),
+    )
+    groups = status_of(snap).failures
+    assert [(g.error_type, g.count) for g in groups] == [("suspended", 2), ("released_after_checkpoint", 1)]
+    first = groups[0].recent[0]
+    assert first.evidence == str(LOGS / "jobs" / first.job_id)
+
+
+def test_status_lists_claims_and_the_retry_queue_and_renders_as_text_and_json() -> None:
+    retry = job(
+        "r1", "a", JobStatus.RETRYING, retry_at=NOW + timedelta(minutes=3), attempts=1, error_type="x"
+    )
+    report = status_of(snapshot(claimed("c1", "b", 2, 90), retry))
+    assert [(c.worker_id, c.job_id) for c in report.claims] == [(2, "c1")]
+    assert report.retries[0].due_at == NOW + timedelta(minutes=3)
+    text = "\n".join(status_lines(report))
+    assert "Active claims:" in text and "Retry queue (1)" in text
+    assert json.loads(dumps(report))["counts"]["claimed"] == 1
+
+
+def test_status_of_ten_thousand_jobs_is_fast() -> None:
+    import time
+
+    jobs = [done(f"j{n}", f"acct{n % 50}") for n in range(5000)] + [
+        job(f"p{n}", f"acct{n % 50}") for n in range(5000)
+    ]
+    snap = snapshot(*jobs)
+    started = time.perf_counter()
+    status_of(snap)
+    work_outlook(snap, NOW, 2, "UTC")
+    assert time.perf_counter() - started < 1.0
+
+
+def test_report_covers_the_jobs_of_the_run_and_the_open_ones() -> None:
+    old = done("old", "a", ago_s=7200)
+    new = done("new", "a", ago_s=10)
+    failed = done("bad", "b", JobStatus.FAILED, ago_s=5, error="boom", error_type="post_failed")
+    waiting = job("wait", "c")
+    report = build_report(
+        snapshot(old, new, failed, waiting),
+        started_at=NOW - timedelta(minutes=5),
+        ended_at=NOW,
+        ended_by="completed",
+        workers=2,
+        simulate=True,
+        logs_dir=LOGS,
+        log_files={"bad": "logs/jobs/bad/attempt_1.log"},
+        billed_phone_minutes=3.5,
+    )
+    assert [r.job_id for r in report.results] == ["new", "bad", "wait"]
+    assert report.counts["success"] == 1 and report.counts["failed"] == 1 and report.counts["pending"] == 1
+    assert report.success_rate == 50.0
+    assert report.results[0].duration_s == 30.0
+    text = summary_text(report)
+    assert "boom" in text and "logs/jobs/bad/attempt_1.log" in text and "Billed phone minutes: 3.5" in text
