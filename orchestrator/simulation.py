@@ -8,6 +8,7 @@ well-known test values (they protect nothing), so `--stop-all` can still reach i
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -58,6 +59,8 @@ def simulator_command(settings: Settings, phones: Sequence[str], ready_file: Pat
         sim.faults,
         "--time-scale",
         str(sim.time_scale),
+        "--parent-pid",  # a SIGKILLed orchestrator must not leave the simulator running
+        str(os.getpid()),
     ]
 
 

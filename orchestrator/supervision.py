@@ -39,7 +39,7 @@ WORKER_EXIT_MEANINGS = MappingProxyType(
     }
 )
 # Restarting cannot help these: the worker is given up at once and the run says why.
-FATAL_WORKER_EXITS = frozenset({2, 4})
+FATAL_WORKER_EXITS = frozenset({2, 3, 4})
 
 ALIVE_STATES = frozenset({WorkerState.STARTING, WorkerState.RUNNING, WorkerState.STOPPING})
 SPAWNABLE_STATES = frozenset({WorkerState.STOPPED, WorkerState.BACKOFF, WorkerState.EXITED})

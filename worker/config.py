@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from geelark.settings import GeeLarkSettings
-from jobqueue import BackoffPolicy, QueuePolicy
+from jobqueue import QueuePolicy
 from runtime.platform import ProcessRef
 from runtime.settings import Settings
 from runtime.state import RunDir
 from worker.ports import PortBases, WorkerPorts, port_plan
+from worker.settings import queue_policy
 
 REAL_POLL_S = 2.0
 MIN_POLL_S = 0.05
@@ -56,23 +57,6 @@ class WorkerConfig:
     def scaled(self, seconds: float) -> float:
         """A GeeLark-side duration (boot, ADB, upload) in real seconds."""
         return seconds * self.time_scale if self.simulate else seconds
-
-
-def queue_policy(settings: Settings) -> QueuePolicy:
-    """The queue rules from the `[queue]` settings section."""
-    q = settings.queue
-    return QueuePolicy(
-        daily_limit=q.daily_limit,
-        timezone=q.timezone or None,
-        backoff=BackoffPolicy(
-            base_s=q.backoff_base_s, factor=q.backoff_factor, cap_s=q.backoff_cap_s, jitter=q.backoff_jitter
-        ),
-        infra_budget=q.infra_budget,
-        infra_failures_before_cooldown=q.infra_failures_before_cooldown,
-        infra_cooldown_s=q.infra_cooldown_s,
-        claim_lease_s=q.claim_lease_s,
-        default_max_attempts=q.max_attempts,
-    )
 
 
 def build_config(

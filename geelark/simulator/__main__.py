@@ -14,7 +14,10 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
+
+import psutil
 
 from geelark.simulator.config import (
     DEFAULT_API_KEY,
@@ -49,6 +52,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--balance", type=float, default=100.0)
     p.add_argument("--rate-limit", type=int, default=200, help="requests per endpoint per simulated minute")
     p.add_argument("--log-level", default="WARNING")
+    p.add_argument(
+        "--parent-pid", type=int, help="exit when this process is gone (nothing runs unsupervised)"
+    )
     return p.parse_args(argv)
 
 
@@ -56,6 +62,25 @@ def write_ready_file(path: Path, port: int, url: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps({"port": port, "pid": os.getpid(), "url": url}), encoding="utf-8")
     os.replace(tmp, path)
+
+
+def parent_watch(pid: int | None) -> Callable[[], bool]:
+    """A check that is True while process `pid` (as it is now: same create time) still runs."""
+    if pid is None:
+        return lambda: True
+    try:
+        created = psutil.Process(pid).create_time()
+    except psutil.Error:
+        return lambda: False
+
+    def alive() -> bool:
+        try:
+            proc = psutil.Process(pid)
+            return proc.create_time() == created and proc.status() != psutil.STATUS_ZOMBIE
+        except psutil.Error:
+            return False
+
+    return alive
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,14 +104,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"geelark.simulator: {exc}", file=sys.stderr)
         return 2
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    for name in ("SIGTERM", "SIGINT", "SIGBREAK"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), lambda *_: stop.set())
+    parent_alive = parent_watch(args.parent_pid)
     with SimulatorServer(config) as sim:
         if args.ready_file:
             write_ready_file(args.ready_file, sim.port, sim.url)
         try:
             while not stop.wait(0.5):
-                pass
+                if not parent_alive():
+                    logging.getLogger(__name__).warning("parent process is gone: stopping")
+                    break
         finally:
             if args.ready_file:
                 args.ready_file.unlink(missing_ok=True)

@@ -117,3 +117,33 @@ def test_simulator_cli_rejects_a_bad_fault_file(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 2 and "bogus" in result.stderr
+
+
+def test_simulator_exits_by_itself_when_its_parent_is_gone(tmp_path: Path) -> None:
+    parent = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    ready = tmp_path / "sim.json"
+    cmd = [
+        sys.executable,
+        "-m",
+        "geelark.simulator",
+        "--ready-file",
+        str(ready),
+        "--parent-pid",
+        str(parent.pid),
+    ]
+    proc = subprocess.Popen(
+        cmd, env={**os.environ, "PYTHONPATH": str(ROOT)}, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        wait_for_file(ready, proc)
+        assert proc.poll() is None
+        parent.kill()
+        parent.wait()
+        assert proc.wait(timeout=20) == 0
+        assert not ready.exists()
+    finally:
+        for p in (parent, proc):
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        proc.stderr.close()  # type: ignore[union-attr]
