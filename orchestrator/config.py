@@ -12,7 +12,6 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from runtime.settings import (
     SECRET_ENV,
@@ -57,14 +56,6 @@ def validate(settings: Settings) -> None:
         port_table(settings)
     except PortPlanError as exc:
         raise ConfigError(f"[worker] ports: {exc}") from None
-    if settings.queue.timezone:
-        try:
-            ZoneInfo(settings.queue.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ConfigError(
-                f"[queue] timezone: unknown time zone {settings.queue.timezone!r}"
-                " (use an IANA name like Europe/Berlin)"
-            ) from None
     if settings.orchestrator.progress_interval_s <= 0:
         raise ConfigError("[orchestrator] progress_interval_s: must be more than 0")
 
