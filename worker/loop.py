@@ -1,11 +1,10 @@
 """The worker's loop: check stop -> claim -> attempt -> settle (fenced) -> keep or stop the phone.
 
-Settling rules (the queue's `record` does not look at the checkpoint, so the worker does):
-- success -> record SUCCESS;
+Settling rules:
 - stopped at a safe point -> release (no attempt used; review if past the checkpoint);
-- failed after the publish checkpoint -> release to review (it may be posted: never retried
-  automatically), and an account problem also blocks the account;
-- failed before it -> record the classified outcome;
+- otherwise record the classified outcome; the queue sends any failure recorded after the publish
+  checkpoint to review (it may be posted: never retried automatically), and an account problem
+  blocks the account in the same locked write;
 - LostClaim anywhere -> drop the job and move on.
 The phone is kept only while this worker has another due job for the same account.
 """
@@ -20,7 +19,7 @@ from datetime import UTC, datetime
 from enum import IntEnum
 from typing import TypeVar
 
-from jobqueue import Claim, CorruptProgressFile, FileBusy, LockTimeout, LostClaim, OutcomeKind
+from jobqueue import Claim, CorruptProgressFile, FileBusy, JobStatus, LockTimeout, LostClaim, OutcomeKind
 from runtime.logs import log_context
 from worker.errors import ForcedStop
 from worker.job import AttemptResult, JobAttempt, Rig
@@ -139,24 +138,20 @@ class WorkerLoop:
                     "claim released (%s)",
                     "review: past the checkpoint" if result.checkpointed else "no attempt used",
                 )
-            elif outcome.kind is OutcomeKind.SUCCESS or not result.checkpointed:
+            else:
                 settled = self._queue(lambda: store.record(claim, outcome, now))
-                log.info(
-                    "job %s -> %s (%s %s)",
+                level = logging.WARNING if settled.status is JobStatus.REVIEW else logging.INFO
+                log.log(
+                    level,
+                    "job %s -> %s (%s %s)%s",
                     job.job_id,
                     settled.status.value,
                     outcome.kind.value,
                     outcome.error_type,
+                    ": failed after the publish tap, check whether it was posted"
+                    if result.checkpointed
+                    else "",
                 )
-            else:
-                reason = (
-                    f"{outcome.kind.value}/{outcome.error_type} after the publish tap, "
-                    f"check whether it was posted: {outcome.message}"
-                )
-                self._queue(lambda: store.release(claim, now, reason))
-                if outcome.kind is OutcomeKind.ACCOUNT:
-                    self._queue(lambda: store.block_account(job.account, outcome.message, job.job_id, now))
-                log.warning("job %s -> review: %s", job.job_id, reason)
         except LostClaim:
             log.error("claim on job %s was lost before its outcome was recorded: dropped", job.job_id)
 

@@ -59,8 +59,8 @@ def test_each_fault_class_yields_its_outcome(make_run: Callable[..., SimRun]) ->
     # a failure after the publish tap is never retried automatically: a person checks it
     assert state("failpost")[0] is JobStatus.REVIEW
     # a confirmation that never came is not a success: review, not retried (it was in fact posted)
-    assert state("slow")[:2] == (JobStatus.REVIEW, "released_after_checkpoint")
-    assert "publish_unconfirmed" in jobs["slow"].error
+    assert state("slow")[:2] == (JobStatus.REVIEW, "publish_unconfirmed")
+    assert "after the publish checkpoint" in jobs["slow"].error
     # nothing else was posted
     assert sorted(p["jobTag"] for p in run.sim.state()["publishes"]) == sorted(
         [jobs["ok"].job_id, jobs["slow"].job_id]
