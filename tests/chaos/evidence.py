@@ -1,0 +1,181 @@
+"""The chaos suite's event log, rebuilt from what the processes already write, and the pure checks on it.
+
+Sources: `logs/worker_N.log` (one line per event with `job=` / `account=`; a worker incarnation
+starts with `worker N started (pid P, ...)`), the simulator's publishes, and the CSV samples.
+
+A *hold* is one worker incarnation working on one claimed job: from its `claimed job` line to its
+last `worker.job` line for that job. Every `worker.job` line is logged inside the attempt, i.e.
+while the claim is held and before the outcome is recorded under the lock; the next claim of the
+same job or account by another worker can only happen after that record, so its `claimed job` line
+is later. Two holds of one job (or one account) by different incarnations that overlap mean the
+queue handed the same work to two workers at once. A worker killed mid-job simply ends its hold
+at its last line (it drives nothing after its death).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+LINE = re.compile(
+    r"^(?P<at>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+[+-]\d{4}) W(?P<worker>\d+) (?P<level>\w+) "
+    r"(?P<logger>[\w.]+)(?: job=(?P<job>\S+) account=(?P<account>\S+))?: (?P<message>.*)$"
+)
+STARTED = re.compile(r"^worker (?P<worker>\d+) started \(pid (?P<pid>\d+)")
+CLAIMED = re.compile(r"^claimed job (?P<job>\S+) for account (?P<account>\S+)")
+
+
+@dataclass(frozen=True)
+class LogLine:
+    at: datetime
+    worker_id: int
+    pid: int | None  # the incarnation (from the last `started` line), None before the first one
+    logger: str
+    job_id: str | None
+    account: str | None
+    message: str
+
+
+@dataclass(frozen=True)
+class Hold:
+    """One worker incarnation working on one job, from its claim to its last in-attempt line."""
+
+    worker_id: int
+    pid: int | None
+    job_id: str
+    account: str
+    start: datetime
+    end: datetime
+    checkpointed: bool
+
+    @property
+    def holder(self) -> tuple[int, int | None]:
+        return (self.worker_id, self.pid)
+
+    def describe(self) -> str:
+        return (
+            f"W{self.worker_id}/pid {self.pid} held {self.job_id} @{self.account}"
+            f" {self.start:%H:%M:%S.%f}-{self.end:%H:%M:%S.%f}"
+        )
+
+
+@dataclass(frozen=True)
+class Overlap:
+    key: str  # the job or account held twice
+    first: Hold
+    second: Hold
+
+    def describe(self) -> str:
+        return f"{self.key}: {self.first.describe()} while {self.second.describe()}"
+
+
+def parse_worker_log(lines: Iterable[str]) -> Iterator[LogLine]:
+    """The events of one `worker_N.log` (lines that do not match, e.g. tracebacks, are skipped)."""
+    pid: int | None = None
+    for raw in lines:
+        m = LINE.match(raw.rstrip("\n"))
+        if m is None:
+            continue
+        message = m["message"]
+        started = STARTED.match(message)
+        if started is not None:
+            pid = int(started["pid"])
+        yield LogLine(
+            at=datetime.strptime(m["at"], "%Y-%m-%dT%H:%M:%S.%f%z"),
+            worker_id=int(m["worker"]),
+            pid=pid,
+            logger=m["logger"],
+            job_id=m["job"],
+            account=m["account"],
+            message=message,
+        )
+
+
+def read_worker_logs(logs_dir: Path) -> list[LogLine]:
+    events: list[LogLine] = []
+    for path in sorted(logs_dir.glob("worker_*.log")):
+        if path.name.endswith(".console.log"):
+            continue
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            events.extend(parse_worker_log(fh))
+    return events
+
+
+def holds(events: Sequence[LogLine]) -> list[Hold]:
+    """Every hold in the logs: a `claimed job` line opens one, `worker.job` lines extend it."""
+    open_holds: dict[tuple[int, int | None], Hold] = {}
+    done: list[Hold] = []
+    for e in events:
+        key = (e.worker_id, e.pid)
+        claimed = CLAIMED.match(e.message) if e.logger == "worker.loop" else None
+        if claimed is not None:
+            if key in open_holds:
+                done.append(open_holds.pop(key))
+            open_holds[key] = Hold(e.worker_id, e.pid, claimed["job"], claimed["account"], e.at, e.at, False)
+            continue
+        current = open_holds.get(key)
+        if current is None or e.logger != "worker.job" or e.job_id != current.job_id:
+            continue
+        checkpointed = current.checkpointed or e.message.startswith("checkpoint recorded")
+        open_holds[key] = Hold(
+            current.worker_id, current.pid, current.job_id, current.account, current.start, e.at, checkpointed
+        )
+    return done + list(open_holds.values())
+
+
+def overlaps(all_holds: Sequence[Hold], by: str) -> list[Overlap]:
+    """Holds of the same job (`by="job"`) or account (`by="account"`) by different incarnations
+    whose time spans intersect (touching ends do not count: log times have millisecond steps)."""
+    groups: dict[str, list[Hold]] = defaultdict(list)
+    for h in all_holds:
+        groups[h.job_id if by == "job" else h.account].append(h)
+    found = []
+    for key, group in groups.items():
+        group.sort(key=lambda h: h.start)
+        latest: Hold | None = None  # the hold reaching furthest so far
+        for h in group:
+            if latest is not None and latest.holder != h.holder and h.start < latest.end:
+                found.append(Overlap(key, latest, h))
+            if latest is None or h.end > latest.end:
+                latest = h
+    return found
+
+
+@dataclass(frozen=True)
+class PublishCheck:
+    per_job: dict[str, int]
+    posted_twice: dict[str, int]
+    success_without_one_publish: dict[str, int]
+    published_but_not_done: dict[str, str]  # job -> status: posted yet pending/retrying/failed
+    untagged: int
+
+
+def check_publishes(publishes: Sequence[dict[str, Any]], statuses: dict[str, str]) -> PublishCheck:
+    """Publishes per job: at most one; exactly one for a success; none for a job that may still run
+    or that failed before its publish checkpoint (a failure after it goes to review)."""
+    per_job = Counter(str(p.get("jobTag", "")) for p in publishes)
+    untagged = per_job.pop("", 0)
+    return PublishCheck(
+        per_job=dict(per_job),
+        posted_twice={j: n for j, n in per_job.items() if n > 1},
+        success_without_one_publish={
+            j: per_job.get(j, 0) for j, s in statuses.items() if s == "success" and per_job.get(j, 0) != 1
+        },
+        published_but_not_done={
+            j: statuses.get(j, "unknown") for j in per_job if statuses.get(j) not in ("success", "review")
+        },
+        untagged=untagged,
+    )
+
+
+def claimed_rows_per_account(rows: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """From one sample of (job_id, account) claimed rows: accounts with more than one claimed job."""
+    per: dict[str, list[str]] = defaultdict(list)
+    for job_id, account in rows:
+        per[account].append(job_id)
+    return {a: jobs for a, jobs in per.items() if len(jobs) > 1}

@@ -1,0 +1,273 @@
+"""Proof under fire: 8 workers, 1,000+ jobs over 40 accounts on the simulator's realistic fault mix,
+30+ SIGKILLs of random workers, 2 SIGKILLs of the orchestrator (each followed by `--run` again) and
+one Ctrl+C; then drain runs until nothing is due. The scenario runs once per module; each test checks
+one invariant on its record, the final files and the simulator's own record of what happened.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jobqueue import QueueSnapshot
+from runtime.platform import ProcessRef
+from tests.chaos.conftest import FIGURES
+from tests.chaos.evidence import Hold, check_publishes, holds, overlaps, read_worker_logs
+from tests.chaos.fleet_harness import (
+    Fleet,
+    FleetConfig,
+    fast_flow_file,
+    free_port_base,
+    start_simulator,
+)
+from tests.chaos.scenario import ChaosPlan, ChaosRecord, run_chaos
+
+pytestmark = [
+    pytest.mark.chaos,
+    pytest.mark.timeout(420),
+    pytest.mark.skipif(sys.platform == "win32", reason="Ctrl+C is SIGINT here; CTRL_BREAK on Windows"),
+]
+
+JOBS = 1000
+ACCOUNTS = 40
+WORKERS = 8
+TIME_SCALE = 0.01
+GRACE_S = 8.0
+PLAN = ChaosPlan(worker_kills=30, orchestrator_kills=2)
+
+
+@dataclass(frozen=True)
+class ChaosOutcome:
+    fleet: Fleet
+    record: ChaosRecord
+    final: QueueSnapshot
+    sim_state: dict[str, Any]
+    simulator: ProcessRef
+    holds: list[Hold]
+    status: dict[str, Any]
+    reports: list[dict[str, Any]]
+
+    @property
+    def statuses(self) -> dict[str, str]:
+        return {j.job_id: j.status.value for j in self.final.jobs}
+
+
+@pytest.fixture(scope="module")
+def chaos(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> Iterator[ChaosOutcome]:
+    folder = tmp_path_factory.mktemp("chaos")
+    fleet = Fleet(folder)
+    try:
+        fleet.seed(JOBS, ACCOUNTS)
+        fleet.simulator = start_simulator(folder, fleet.accounts, "realistic", TIME_SCALE)
+        fleet.configure(
+            FleetConfig(
+                fleet.simulator.url,
+                free_port_base(WORKERS),
+                workers=WORKERS,
+                time_scale=TIME_SCALE,
+                grace_period_s=GRACE_S,
+                flow_file=fast_flow_file(folder, step_timeout_s=1.0),
+                extra="heartbeat_interval_s = 0.25\n",
+            )
+        )
+        record = run_chaos(fleet, PLAN, GRACE_S)
+        sim_state = fleet.simulator.state()  # before the simulator stops: phones, publishes, faults
+        fleet.simulator.stop()
+        status = fleet.cli("--status", "--json")
+        assert status.returncode == 0, status.stdout + status.stderr
+        report_files = sorted(fleet.logs_dir.glob("batch_report_*.json"))
+        reports = [json.loads(p.read_text(encoding="utf-8")) for p in report_files]
+        outcome = ChaosOutcome(
+            fleet=fleet,
+            record=record,
+            final=fleet.snapshot(),
+            sim_state=sim_state,
+            simulator=fleet.simulator.ref,
+            holds=holds(read_worker_logs(fleet.logs_dir)),
+            status=json.loads(status.stdout),
+            reports=reports,
+        )
+        pytestconfig.stash[FIGURES] = figures(outcome)
+        yield outcome
+    finally:
+        fleet.close()
+
+
+def figures(o: ChaosOutcome) -> list[str]:
+    r = o.record
+    counts = Counter(o.statuses.values())
+    aimed = sum(k.aimed for k in r.worker_kills)
+    stop = next((e.stop_s for e in r.runs if e.how == "interrupt"), None)
+    faults = dict(sorted(o.sim_state.get("faults", {}).items()))
+    scenarios = dict(sorted(o.sim_state.get("scenarios", {}).items()))
+    billed = round(sum(float(p["billedMinutes"]) for p in o.sim_state["phones"]), 2)
+    boots = sum(int(p.get("boots", 0)) for p in o.sim_state["phones"])
+    return [
+        f"duration {r.duration_s:.0f}s, {len(o.fleet.runs)} runs (exit codes "
+        + ", ".join(f"{e.how}:{e.exit_code}" for e in r.runs)
+        + ")",
+        f"kills survived: {len(r.worker_kills)} worker SIGKILLs ({aimed} past the publish checkpoint), "
+        f"{r.orchestrator_kills} orchestrator SIGKILLs, {r.interrupts} Ctrl+C"
+        + (f" (stopped in {stop:.1f}s, grace {GRACE_S:.0f}s)" if stop is not None else ""),
+        f"jobs: {len(o.final.jobs)} over {ACCOUNTS} accounts, {WORKERS} workers; CSV parsed after "
+        f"{len(r.parses)} kills; {r.samples} queue samples saw {len(r.claims_sampled)} claims",
+        "outcomes: " + ", ".join(f"{s} {n}" for s, n in sorted(counts.items())),
+        f"accounts blocked at the end: {len(o.final.accounts.blocked)}; blocks lifted by the operator "
+        f"during the kills: {sum(r.unblocked.values())}",
+        f"publishes: {len(o.sim_state['publishes'])}; phone boots {boots}; billed phone minutes {billed}",
+        f"faults injected by kind: {faults}",
+        f"app scenarios drawn: {scenarios}",
+        f"processes watched: {len(r.processes)}; leaked simdevice servers swept: {len(r.leaked_servers)}",
+    ]
+
+
+def test_the_whole_plan_was_carried_out(chaos: ChaosOutcome) -> None:
+    r = chaos.record
+    assert len(chaos.final.jobs) >= 1000
+    assert len({j.account for j in chaos.final.jobs}) == ACCOUNTS
+    assert len(r.worker_kills) >= 30
+    assert r.orchestrator_kills == 2
+    assert r.interrupts == 1
+    assert [e.how for e in r.runs][:4] == ["sigkill", "sigkill", "interrupt", "drain"]
+
+
+def test_the_csv_parsed_after_every_kill_with_no_row_lost_or_duplicated(chaos: ChaosOutcome) -> None:
+    seeded = len(chaos.fleet.job_ids)
+    bad = [p for p in chaos.record.parses if p.error or p.missing or p.unknown or p.rows != seeded]
+    assert len(chaos.record.parses) >= 33
+    assert bad == []
+    assert sorted(j.job_id for j in chaos.final.jobs) == sorted(chaos.fleet.job_ids)
+
+
+def test_no_sample_of_the_queue_shows_two_claimed_jobs_on_one_account(chaos: ChaosOutcome) -> None:
+    assert chaos.record.samples >= 100
+    assert chaos.record.double_claims == []
+    assert chaos.record.sample_errors == []
+
+
+def test_no_job_was_held_by_two_workers_at_once(chaos: ChaosOutcome) -> None:
+    found = overlaps(chaos.holds, by="job")
+    held = {h.job_id for h in chaos.holds}
+    ended = {j for j, s in chaos.statuses.items() if s in ("success", "failed", "review")}
+    assert ended - held == set(), "every ended job was claimed in a worker's log"
+    assert [o.describe() for o in found] == []
+
+
+def test_no_account_was_driven_by_two_workers_at_once(chaos: ChaosOutcome) -> None:
+    found = overlaps(chaos.holds, by="account")
+    assert [o.describe() for o in found] == []
+
+
+def test_no_job_was_posted_twice_and_every_success_was_posted_once(chaos: ChaosOutcome) -> None:
+    check = check_publishes(chaos.sim_state["publishes"], chaos.statuses)
+    assert check.untagged == 0
+    assert check.posted_twice == {}
+    assert check.success_without_one_publish == {}
+    assert check.published_but_not_done == {}
+
+
+def test_a_job_past_its_publish_checkpoint_is_never_attempted_again(chaos: ChaosOutcome) -> None:
+    by_job: dict[str, list[Hold]] = {}
+    for h in sorted(chaos.holds, key=lambda h: h.start):
+        by_job.setdefault(h.job_id, []).append(h)
+    retried = [
+        f"{job}: checkpointed by W{h.worker_id}/pid {h.pid} at {h.end:%H:%M:%S.%f}, held again later"
+        for job, hs in by_job.items()
+        for h in hs[:-1]
+        if h.checkpointed
+    ]
+    assert retried == []
+
+
+def test_a_worker_killed_after_the_checkpoint_leaves_its_job_in_review_not_reposted(
+    chaos: ChaosOutcome,
+) -> None:
+    killed = {(k.worker_id, k.pid) for k in chaos.record.worker_kills}
+    last_hold: dict[tuple[int, int | None], Hold] = {}
+    for h in sorted(chaos.holds, key=lambda h: h.start):
+        last_hold[h.holder] = h
+    victims = [h for holder, h in last_hold.items() if holder in killed and h.checkpointed]
+    assert victims, "no kill landed past a publish checkpoint: the aimed kills missed"
+    publishes = Counter(p["jobTag"] for p in chaos.sim_state["publishes"])
+    ended = {h.job_id: chaos.statuses[h.job_id] for h in victims}
+    wrong = {job: status for job, status in ended.items() if status not in ("review", "success")}
+    assert wrong == {}
+    assert {h.job_id: publishes[h.job_id] for h in victims if publishes[h.job_id] > 1} == {}
+
+
+def test_every_job_ends_success_failed_or_review_unless_its_account_is_blocked(chaos: ChaosOutcome) -> None:
+    blocked = set(chaos.final.accounts.blocked)
+    open_jobs = {
+        j.job_id: (j.status.value, j.account)
+        for j in chaos.final.jobs
+        if j.status.value not in ("success", "failed", "review") and j.account not in blocked
+    }
+    assert open_jobs == {}
+    assert chaos.record.runs[-1].how == "drain"
+    assert chaos.record.runs[-1].exit_code in (0, 1)
+
+
+def test_status_json_the_batch_report_and_the_csv_agree(chaos: ChaosOutcome) -> None:
+    csv_counts = Counter(chaos.statuses.values())
+    assert chaos.status["counts"] == {s: csv_counts.get(s, 0) for s in chaos.status["counts"]}
+    assert chaos.status["total"] == len(chaos.final.jobs)
+    assert chaos.status["run"]["active"] is False
+    assert len(chaos.reports) == len(chaos.fleet.runs) - chaos.record.orchestrator_kills
+    final = chaos.reports[-1]
+    reported = {r["job_id"]: r["status"] for r in final["results"]}
+    assert reported == {j: chaos.statuses[j] for j in reported}
+    assert final["counts"] == {s: Counter(reported.values()).get(s, 0) for s in final["counts"]}
+    assert final["total"] == len(reported)
+    open_in_csv = {j for j, s in chaos.statuses.items() if s in ("pending", "retrying", "claimed")}
+    assert open_in_csv <= set(reported)
+    for report in chaos.reports:
+        statuses = Counter(r["status"] for r in report["results"])
+        assert report["counts"] == {s: statuses.get(s, 0) for s in report["counts"]}
+
+
+def test_ctrl_c_stopped_the_run_within_the_grace_period(chaos: ChaosOutcome) -> None:
+    (stop,) = [e for e in chaos.record.runs if e.how == "interrupt"]
+    assert stop.exit_code == 130
+    assert stop.stop_s is not None and stop.stop_s < GRACE_S + 10
+
+
+def test_no_process_and_no_phone_is_left_running(chaos: ChaosOutcome) -> None:
+    r = chaos.record
+    assert len(r.processes) >= WORKERS + len(r.worker_kills)
+    assert [ref for ref in r.processes if ref.is_alive()] == []
+    assert r.left_in_folder == []
+    assert [ref for ref in chaos.fleet.recorded_refs() if ref.is_alive()] == []
+    assert all(run.poll() is not None for run in chaos.fleet.runs)
+    assert not chaos.simulator.is_alive()
+    assert [p["serialName"] for p in chaos.sim_state["phones"] if p["status"] != 2] == []
+    assert chaos.fleet.run_dir.phones_left_running() == {}
+    assert chaos.fleet.run_dir.read_run() is None
+
+
+@pytest.mark.xfail(
+    reason="BUG (worker): a worker SIGKILLed while its simdevice/Appium server starts leaves the server "
+    "running and unrecorded, holding the worker's port (see tests/chaos/scenario.py sweep_leaked_servers)",
+    strict=False,
+)
+def test_no_appium_server_outlives_its_worker(chaos: ChaosOutcome) -> None:
+    assert [f"pid {s.pid} ({s.command}) at {s.seen_at:%H:%M:%S}" for s in chaos.record.leaked_servers] == []
+
+
+def test_billed_phone_minutes_in_the_report_match_the_simulator(chaos: ChaosOutcome) -> None:
+    billed = round(sum(float(p["billedMinutes"]) for p in chaos.sim_state["phones"]), 2)
+    assert billed > 0
+    assert chaos.reports[-1]["billed_phone_minutes"] == pytest.approx(billed, abs=0.01)
+    assert all(r["phones_left_running"] == [] for r in chaos.reports)
+
+
+def test_the_figures_are_printed(chaos: ChaosOutcome, pytestconfig: pytest.Config) -> None:
+    lines = pytestconfig.stash[FIGURES]
+    assert any(line.startswith("kills survived:") for line in lines)
+    Path(chaos.fleet.path / "figures.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
