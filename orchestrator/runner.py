@@ -39,6 +39,7 @@ from runtime.state import Heartbeat, RunDir, RunInfo
 
 log = logging.getLogger(__name__)
 TICK_S = 0.5
+MAX_SPAWNS_PER_TICK = 64
 BUSY_WARNING_EVERY_S = 30.0
 FOLLOW_SEED_EVERY_S = 30.0
 
@@ -192,6 +193,8 @@ def tick(run: Run, fleet: Fleet, loop: LoopState) -> str | None:
         for line in recover_claims(run.store, fleet.alive_pids(), now):
             run.say(f"Recovered {line}")
         loop.recover_pending = False
+    if run.stop.count or run.run_dir.stop_all_file.exists():
+        return None  # a stop came in during the clean-up: start nothing more, the loop stops the run
     mono, now = run.clock(), now_local()  # the clean-up above may have taken a while
     if o.follow and mono >= run.next_seed_at:
         seed(run, quiet=True)  # --follow picks up what posting-scheduler adds meanwhile
@@ -202,18 +205,26 @@ def tick(run: Run, fleet: Fleet, loop: LoopState) -> str | None:
         return "workers_fatal"
     if outlook.finished() and fleet.all_down() and not o.follow:
         return "completed"
-    if mono - loop.last_spawn >= o.start_stagger_s:
+    for _ in range(spawns_due(mono - loop.last_spawn, o.start_stagger_s)):
         spawned = fleet.spawn_one(outlook.claimed + len(outlook.due_accounts), mono)
-        if spawned is not None:
-            loop.last_spawn = mono
-            run.last_seen[spawned.worker_id] = now
-            run.say(spawned.message)
+        if spawned is None:
+            break
+        loop.last_spawn = mono
+        run.last_seen[spawned.worker_id] = now
+        run.say(spawned.message)
     line = progress_line(progress_view(snapshot, now))
     if mono >= loop.next_line_at and line != loop.last_line:
         run.observer.progress(line)
         log.info("%s", line)
         loop.last_line, loop.next_line_at = line, mono + o.progress_interval_s
     return None
+
+
+def spawns_due(since_last_s: float, stagger_s: float) -> int:
+    """How many workers one tick may start: one per `stagger_s` of a tick, at least one when due."""
+    if since_last_s < stagger_s:
+        return 0
+    return max(1, int(TICK_S / stagger_s)) if stagger_s > 0 else MAX_SPAWNS_PER_TICK
 
 
 def watch_workers(run: Run, fleet: Fleet, mono: float, now: datetime) -> bool:
@@ -243,7 +254,7 @@ def clean_up_after_worker(run: Run, worker_id: int, pid: int | None, hb: Heartbe
     """
     if hb is not None and hb.process.pid == pid:
         if hb.appium is not None and hb.appium.is_alive():
-            kill_tree(hb.appium, grace_s=3.0)
+            kill_tree(hb.appium, grace_s=1.0)  # its worker is dead: no session worth a long goodbye
             run.say(f"W{worker_id} left its Appium server running (pid {hb.appium.pid}): killed")
         run.run_dir.remove_heartbeat(worker_id)
     _stop_ledger_phones(run, f"W{worker_id} left its phone running", worker_id)

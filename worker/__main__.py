@@ -98,11 +98,17 @@ def build_rig(cfg: WorkerConfig, status: WorkerStatus, stop: StopControl) -> Rig
             check_stop=stop.check,
             in_use_elsewhere=lambda account: claimed_elsewhere(store, account, cfg.worker_id),
         ),
-        server=ServerProcess(server_spec(cfg)),
+        server=ServerProcess(server_spec(cfg), on_change=lambda ref: record_server(cfg, status, ref)),
         flow=load_flow(cfg.settings.worker.flow_file),
         status=status,
         stop=stop,
     )
+
+
+def record_server(cfg: WorkerConfig, status: WorkerStatus, ref: ProcessRef | None) -> None:
+    """Name the server in the heartbeat file at once (not at the next beat): see ServerProcess."""
+    status.update(appium=ref)
+    cfg.run_dir.write_heartbeat(status.snapshot())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -100,6 +100,8 @@ def simdevice_spec(port: int, cloud_url: str, log_path: Path) -> ServerSpec:
         cloud_url,
         "--log",
         str(log_path.resolve()),
+        "--parent-pid",  # it exits by itself if this worker is killed
+        str(os.getpid()),
     ]
     return ServerSpec("simdevice", tuple(command), port, log_path)
 
@@ -113,8 +115,12 @@ class ServerProcess:
         ready_timeout_s: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        on_change: Callable[[ProcessRef | None], None] | None = None,
     ) -> None:
         self.spec = spec
+        # Told the server's ref the moment it exists (and None once it is stopped), so the heartbeat
+        # names it before the readiness wait: a worker killed while its server starts must not leak it.
+        self.on_change = on_change
         self.ready_timeout_s = ready_timeout_s
         self.ref: ProcessRef | None = None
         self._popen: subprocess.Popen[bytes] | None = None
@@ -142,6 +148,8 @@ class ServerProcess:
             **new_group_popen_kwargs(),
         )
         self.ref = ProcessRef.of(self._popen.pid) or ProcessRef(self._popen.pid, 0.0)
+        if self.on_change is not None:
+            self.on_change(self.ref)
         log.info("%s started on port %s (pid %s)", self.spec.kind, self.spec.port, self._popen.pid)
         try:
             self._wait_ready()
@@ -175,6 +183,8 @@ class ServerProcess:
                 popen.wait(timeout=grace_s)
             except subprocess.TimeoutExpired:
                 log.error("%s pid %s did not exit after kill", self.spec.kind, popen.pid)
+        if ref is not None and self.on_change is not None and not ref.is_alive():
+            self.on_change(None)
         if self._console is not None:
             self._console.close()
             self._console = None

@@ -119,12 +119,10 @@ class Watcher(threading.Thread):
                 self.sweep_leaked_servers()
 
     def sweep_leaked_servers(self) -> None:
-        """WORKAROUND (see the report, bug "leaked simdevice server"): a worker SIGKILLed while its
-        server starts leaves the server running, unrecorded, on the worker's port; every restart of
-        that worker then exits with PORT_IN_USE for the rest of this and every later run. The
-        operator kills such a server (found by its working folder, not named by any heartbeat, its
-        parent no worker; killed by its ProcessRef) and the leak is recorded for
-        `test_no_appium_server_outlives_its_worker`."""
+        """Detector: a server of this run that no heartbeat names and whose parent is no worker has
+        outlived its worker (it would hold the worker's port for every later run). It is killed by
+        its ProcessRef so the run can go on, and recorded: `test_no_appium_server_outlives_its_worker`
+        fails on any."""
         recorded = {hb.appium for hb in self.fleet.run_dir.read_heartbeats().values() if hb.appium}
         for proc in processes_in(self.fleet.path):
             if any(ref.pid == proc.pid for ref in recorded):

@@ -251,11 +251,6 @@ def test_no_process_and_no_phone_is_left_running(chaos: ChaosOutcome) -> None:
     assert chaos.fleet.run_dir.read_run() is None
 
 
-@pytest.mark.xfail(
-    reason="BUG (worker): a worker SIGKILLed while its simdevice/Appium server starts leaves the server "
-    "running and unrecorded, holding the worker's port (see tests/chaos/scenario.py sweep_leaked_servers)",
-    strict=False,
-)
 def test_no_appium_server_outlives_its_worker(chaos: ChaosOutcome) -> None:
     assert [f"pid {s.pid} ({s.command}) at {s.seen_at:%H:%M:%S}" for s in chaos.record.leaked_servers] == []
 

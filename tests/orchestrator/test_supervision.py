@@ -114,3 +114,12 @@ def test_a_second_ctrl_c_forces_only_when_it_is_not_the_same_keypress_delivered_
     now[0] = 2.0
     stop.on_signal()
     assert stop.count == 2
+
+
+def test_spawns_follow_the_stagger_and_never_wait_for_the_next_tick() -> None:
+    from orchestrator.runner import MAX_SPAWNS_PER_TICK, TICK_S, spawns_due
+
+    assert spawns_due(0.1, 0.5) == 0
+    assert spawns_due(0.5, 0.5) == 1
+    assert spawns_due(1.0, TICK_S / 10) == 10
+    assert spawns_due(0.0, 0.0) == MAX_SPAWNS_PER_TICK
