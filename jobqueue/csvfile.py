@@ -11,16 +11,17 @@ import bisect
 import codecs
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 from pathlib import Path
 
-from jobqueue.csvrow import Layout, RowError, job_from_cells
+from jobqueue.csvrow import Layout, RowDecoder, RowError
 from jobqueue.errors import CorruptProgressFile
 from jobqueue.model import Job
 
 BOM = codecs.BOM_UTF8
+Decode = Callable[[Sequence[str], int], tuple[Job, tuple[str, ...]]]
 
 
 @dataclass(frozen=True)
@@ -53,11 +54,17 @@ class RowReader:
     timezone: str | None
     default_max_attempts: int
 
-    def job(self, cells: list[str], layout: Layout, line: int) -> tuple[Job, tuple[str, ...]]:
-        try:
-            return job_from_cells(cells, layout, self.timezone, self.default_max_attempts)
-        except RowError as error:
-            raise CorruptProgressFile(self.path, line, error.column, error.reason) from None
+    def decoder(self, layout: Layout) -> Decode:
+        """``decode(cells, line)`` for the records of one file: the job and the extra cells."""
+        decode = RowDecoder(layout, self.timezone, self.default_max_attempts)
+
+        def job(cells: Sequence[str], line: int) -> tuple[Job, tuple[str, ...]]:
+            try:
+                return decode(cells)
+            except RowError as error:
+                raise CorruptProgressFile(self.path, line, error.column, error.reason) from None
+
+        return job
 
 
 def _decode(data: bytes, path: Path) -> str:
@@ -89,6 +96,7 @@ def parse_file(data: bytes, reader: RowReader) -> ParsedFile:
     except csv.Error as error:
         raise CorruptProgressFile(reader.path, 1, "", f"unreadable header: {error}") from None
     header_raw = "".join(lines[: records.line_num]).encode("utf-8")
+    decode = reader.decoder(layout)
     rows: list[Row] = []
     seen: dict[str, int] = {}
     consumed = records.line_num
@@ -100,11 +108,12 @@ def parse_file(data: bytes, reader: RowReader) -> ParsedFile:
             raise CorruptProgressFile(reader.path, start, "", f"broken CSV record: {error}") from None
         if cells is None:
             break
-        raw = "".join(lines[consumed : records.line_num]).encode("utf-8")
-        consumed = records.line_num
+        end = records.line_num
+        raw = (lines[consumed] if end == start else "".join(lines[consumed:end])).encode("utf-8")
+        consumed = end
         if not cells:
             continue
-        job, extras = reader.job(cells, layout, start)
+        job, extras = decode(cells, start)
         if job.job_id in seen:
             reason = f"duplicate job_id {job.job_id!r} (first on line {seen[job.job_id]})"
             raise CorruptProgressFile(reader.path, start, "job_id", reason)
@@ -165,6 +174,7 @@ def _spliced(data: bytes, previous: ParsedFile, base: int, reader: RowReader) ->
     tail = max(head, bisect.bisect_left(offsets, body - same_tail))
     position, end = base + offsets[head], len(data) - (body - offsets[tail])
     middle: list[Row] = []
+    decode = reader.decoder(previous.layout)
     k = head
     while position < end:
         raw = old_raws[k] if k < tail else b""
@@ -176,7 +186,7 @@ def _spliced(data: bytes, previous: ParsedFile, base: int, reader: RowReader) ->
         raw = data[position:stop]
         if not cells or not raw.endswith(b"\n"):
             raise ValueError("not a whole record")
-        job, extras = reader.job(cells, previous.layout, 0)
+        job, extras = decode(cells, 0)
         middle.append(Row(job, extras, raw))
         position = stop
         if k < tail and old_rows[k].job.job_id == job.job_id:

@@ -16,6 +16,7 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 
 from jobqueue.daily import localize, to_zone
 from jobqueue.model import Job, JobStatus
@@ -144,44 +145,88 @@ def _parse_status(cell: str) -> JobStatus:
         raise RowError("status", f"unknown status {cell!r}") from None
 
 
+# The canonical status cells (what ``job_cells`` writes) and the legacy ones, looked up as they are.
+_STATUS_CELLS: dict[str, JobStatus] = {**{s.value: s for s in JobStatus}, **LEGACY_STATUSES}
+
+
+class _IntCells(dict[str, int | None]):
+    """One integer column's values by cell, parsed on first sight (a column holds few distinct cells)."""
+
+    def __init__(self, column: str, default: int | None) -> None:
+        super().__init__()
+        self.column = column
+        self.default = default
+
+    def __missing__(self, cell: str) -> int | None:
+        value = self[cell] = _parse_int(self.column, cell, self.default)
+        return value
+
+
+class RowDecoder:
+    """Turns the records of one file into jobs: column positions resolved once, integer cells
+    memoized, empty cells and canonical statuses on a fast path. Same results and errors as
+    decoding cell by cell; RowError names the first bad column in the order of ``Job``'s fields."""
+
+    def __init__(self, layout: Layout, timezone: str | None, default_max_attempts: int) -> None:
+        at = layout.positions
+        self.timezone = timezone
+        self.file_width = layout.file_width
+        self.width = len(layout.header)
+        self.extra_positions = layout.extra_positions
+        self.texts = itemgetter(*(at[name] for name in TEXT_COLUMNS))
+        self.times = itemgetter(*(at[name] for name in TIME_COLUMNS))
+        self.status = at["status"]
+        self.ints = itemgetter(*(at[name] for name in INT_COLUMNS))
+        self.int_values = tuple(
+            _IntCells(name, default)
+            for name, default in zip(INT_COLUMNS, (None, 0, default_max_attempts, None, 0), strict=True)
+        )
+        self.default_max_attempts = default_max_attempts
+
+    def __call__(self, cells: Sequence[str]) -> tuple[Job, tuple[str, ...]]:
+        """The job and the extra cells of one record. RowError names the first bad column."""
+        if len(cells) > self.file_width:
+            raise RowError("", f"{len(cells)} cells but the header has {self.file_width} columns")
+        if len(cells) < self.width:
+            cells = [*cells, *[""] * (self.width - len(cells))]
+        job_id, account, video_path, caption, error, error_type, claim_token = [
+            cell[1:] if cell[:1] == "'" else cell for cell in self.texts(cells)
+        ]
+        if not job_id.strip():
+            raise RowError("job_id", "empty job_id")
+        status = cells[self.status]
+        claimed_at, completed_at, retry_at, checkpoint_at = self.times(cells)
+        worker_id, attempts, max_attempts, worker_pid, infra_attempts = self.ints(cells)
+        worker_ids, attempt_counts, max_attempt_counts, worker_pids, infra_counts = self.int_values
+        tz = self.timezone
+        job = Job(
+            job_id=job_id,
+            account=account,
+            video_path=video_path,
+            caption=caption,
+            status=_STATUS_CELLS.get(status) or _parse_status(status),
+            worker_id=worker_ids[worker_id],
+            claimed_at=_parse_time("claimed_at", claimed_at, tz) if claimed_at else None,
+            completed_at=_parse_time("completed_at", completed_at, tz) if completed_at else None,
+            error=error,
+            attempts=attempt_counts[attempts] or 0,
+            max_attempts=max_attempt_counts[max_attempts] or self.default_max_attempts,
+            retry_at=_parse_time("retry_at", retry_at, tz) if retry_at else None,
+            error_type=error_type,
+            claim_token=claim_token,
+            worker_pid=worker_pids[worker_pid],
+            checkpoint_at=_parse_time("checkpoint_at", checkpoint_at, tz) if checkpoint_at else None,
+            infra_attempts=infra_counts[infra_attempts] or 0,
+        )
+        extras = self.extra_positions
+        return job, tuple([cells[i] for i in extras]) if extras else ()
+
+
 def job_from_cells(
     cells: Sequence[str], layout: Layout, timezone: str | None, default_max_attempts: int
 ) -> tuple[Job, tuple[str, ...]]:
-    """The job and the extra cells of one record. RowError names the first bad column."""
-    if len(cells) > layout.file_width:
-        raise RowError("", f"{len(cells)} cells but the header has {layout.file_width} columns")
-    cells = list(cells) + [""] * (len(layout.header) - len(cells))
-    at = layout.positions
+    """The job and the extra cells of one record. RowError names the first bad column.
 
-    def text(name: str) -> str:
-        return unescape_text(cells[at[name]])
-
-    def number(name: str, default: int | None) -> int | None:
-        return _parse_int(name, cells[at[name]], default)
-
-    def moment(name: str) -> datetime | None:
-        return _parse_time(name, cells[at[name]], timezone)
-
-    job_id = text("job_id")
-    if not job_id.strip():
-        raise RowError("job_id", "empty job_id")
-    job = Job(
-        job_id=job_id,
-        account=text("account"),
-        video_path=text("video_path"),
-        caption=text("caption"),
-        status=_parse_status(cells[at["status"]]),
-        worker_id=number("worker_id", None),
-        claimed_at=moment("claimed_at"),
-        completed_at=moment("completed_at"),
-        error=text("error"),
-        attempts=number("attempts", 0) or 0,
-        max_attempts=number("max_attempts", default_max_attempts) or default_max_attempts,
-        retry_at=moment("retry_at"),
-        error_type=text("error_type"),
-        claim_token=text("claim_token"),
-        worker_pid=number("worker_pid", None),
-        checkpoint_at=moment("checkpoint_at"),
-        infra_attempts=number("infra_attempts", 0) or 0,
-    )
-    return job, tuple(cells[i] for i in layout.extra_positions)
+    Decoding many records of one layout: build one ``RowDecoder`` and call it per record.
+    """
+    return RowDecoder(layout, timezone, default_max_attempts)(cells)

@@ -44,7 +44,7 @@ class _Cache:
     parsed: ParsedFile
     jobs: list[Job]
     index: dict[str, int]
-    claim_index: ClaimIndex
+    claim_index: ClaimIndex | None  # built by the first operation: a snapshot does not need it
     accounts_data: bytes | None
     accounts: AccountsState
 
@@ -134,14 +134,15 @@ class CsvJobStore:
             jobs, index, claim_index = old.jobs, old.index, old.claim_index
             for position in parsed.changed:
                 before, after = jobs[position], parsed.rows[position].job
-                claim_index.replace(position, before, after)
+                if claim_index is not None:
+                    claim_index.replace(position, before, after)
                 jobs[position] = after
                 if before.job_id != after.job_id:
                     index = {job.job_id: p for p, job in enumerate(jobs)}
         else:
             jobs = [row.job for row in parsed.rows]
             index = {job.job_id: position for position, job in enumerate(jobs)}
-            claim_index = ClaimIndex(jobs, self.policy.timezone)
+            claim_index = None
         if old is None:
             return _Cache(parsed, jobs, index, claim_index, None, AccountsState())
         return _Cache(parsed, jobs, index, claim_index, old.accounts_data, old.accounts)
@@ -185,6 +186,7 @@ class CsvJobStore:
                 table = JobTable(
                     cache.jobs, cache.accounts, self.policy, self._rng, cache.index, cache.claim_index
                 )
+                cache.claim_index = table.claim_index  # kept up to date by the table from now on
                 result = operation(table)
                 if table.accounts_changed:
                     data = encode_accounts(table.accounts)

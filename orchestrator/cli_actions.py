@@ -10,21 +10,19 @@ from datetime import datetime
 from pathlib import Path
 
 from orchestrator import console
-from orchestrator.batch import run_batch
 from orchestrator.cli_support import CliState, setup_logging
 from orchestrator.config import config_view
 from orchestrator.exit_codes import ExitCode
-from orchestrator.geelark_access import probe_phones
 from orchestrator.instance import recorded_run
 from orchestrator.queue_access import open_store
 from orchestrator.render import config_lines, status_lines
-from orchestrator.run_context import StopSignals
-from orchestrator.seeding import seed_from_state
 from orchestrator.status_probe import current_status
-from orchestrator.stop_all import stop_all
 from runtime.platform import install_stop_handlers
 from runtime.settings import Settings
 from runtime.state import RunDir
+
+# The run, seeding and stop-all machinery (GeeLark client, requests, scheduler) is imported inside
+# the actions that use it: --status must start fast.
 
 
 def now_local() -> datetime:
@@ -41,6 +39,8 @@ def do_show_config(state: CliState) -> ExitCode:
 
 
 def do_status(state: CliState) -> ExitCode:
+    from orchestrator.geelark_access import probe_phones
+
     settings = state.settings()
     run = recorded_run(RunDir(settings.paths.runtime_dir))
     report = current_status(settings, now_local(), lambda ours: probe_phones(settings, run, ours))
@@ -52,6 +52,8 @@ def do_status(state: CliState) -> ExitCode:
 
 
 def do_seed_only(state: CliState) -> ExitCode:
+    from orchestrator.seeding import seed_from_state
+
     settings = state.settings()
     outcome = seed_from_state(settings.paths.state_file, open_store(settings))
     if state.json:
@@ -70,6 +72,8 @@ def do_seed_only(state: CliState) -> ExitCode:
 
 
 def do_stop_all(state: CliState) -> ExitCode:
+    from orchestrator.stop_all import stop_all
+
     settings = state.settings()
     if not state.json:
         console.echo("Stopping: asking a running orchestrator first (it gets its grace period)...")
@@ -99,6 +103,9 @@ def run_header(settings: Settings) -> list[str]:
 
 def execute_run(settings: Settings, cwd: Path, as_json: bool) -> ExitCode:
     """Run with the console as observer and Ctrl+C wired to the two-stage stop."""
+    from orchestrator.batch import run_batch
+    from orchestrator.run_context import StopSignals
+
     setup_logging(settings)
     stop = StopSignals()
 

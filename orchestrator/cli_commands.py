@@ -16,7 +16,6 @@ from orchestrator.follow import follow as follow_files
 from orchestrator.follow import last_lines, log_files
 from orchestrator.queue_commands import requeue as requeue_jobs
 from orchestrator.queue_commands import unblock as unblock_account
-from orchestrator.run_context import StopSignals
 from runtime.platform import install_stop_handlers
 
 
@@ -48,6 +47,8 @@ def logs(
             for line in last_lines(path, lines):
                 console.echo(f"{prefix.ljust(width)} | {line}")
         return
+    from orchestrator.run_context import StopSignals  # imported here: --status must start fast
+
     stop = StopSignals()
     install_stop_handlers(stop.on_signal)
     for prefix, line in follow_files(discover, lines, lambda: stop.count == 0):

@@ -9,13 +9,15 @@ from __future__ import annotations
 import contextlib
 import sys
 from datetime import datetime
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from orchestrator.jsonable import dumps
-from orchestrator.recovery import PhoneCleanup
 from orchestrator.report import summary_lines
-from orchestrator.shutdown import RunResult
-from orchestrator.stop_all import StopAllResult
+
+if TYPE_CHECKING:  # not imported at run time: --status must start fast (these pull in GeeLark)
+    from orchestrator.recovery import PhoneCleanup
+    from orchestrator.shutdown import RunResult
+    from orchestrator.stop_all import StopAllResult
 
 
 def make_console_safe() -> None:

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Collection, Mapping, Sequence
+from typing import TYPE_CHECKING
 
-import requests
-
-from geelark.client import GeeLarkClient
 from geelark.errors import GeeLarkError
 from geelark.settings import GeeLarkSettings
 from geelark.status import PhoneStatus
@@ -17,6 +15,9 @@ from orchestrator.simulation import SIM_API_KEY, SIM_APP_ID
 from orchestrator.status import PhoneLine, PhonesView
 from runtime.settings import Settings
 from runtime.state import RunInfo
+
+if TYPE_CHECKING:  # the client (and requests) are imported where used: --status must start fast
+    from geelark.client import GeeLarkClient
 
 STATUS_TIMEOUT_S = 3.0
 
@@ -68,6 +69,8 @@ def billed_minutes(simulator_url: str | None) -> float | None:
     """Billed phone minutes: the simulator's meter (real GeeLark has no per-phone meter), else None."""
     if not simulator_url:
         return None
+    import requests  # imported here: --status must start fast
+
     try:
         data = requests.get(f"{simulator_url}/_sim/state", timeout=STATUS_TIMEOUT_S).json()
         return round(sum(float(p.get("billedMinutes", 0.0)) for p in data.get("phones", [])), 2)
@@ -91,6 +94,8 @@ def probe_phones(
     gl = client_settings(settings, env if env is not None else os.environ, sim_url, quick=True)
     try:
         gl.auth_mode  # noqa: B018 - raises when no credentials are configured
+        from geelark.client import GeeLarkClient  # imported here: --status must start fast
+
         with GeeLarkClient(gl) as client:
             phones = [p for p in client.iter_phones() if p.status.is_up]
     except GeeLarkError as exc:
