@@ -6,8 +6,9 @@ with GeeLarkClient(GeeLarkSettings.from_env()) as gl:
     gl.start_phone(phone.id)
 """
 
+from typing import TYPE_CHECKING, Any
+
 from geelark.breaker import CircuitBreaker
-from geelark.client import GeeLarkClient
 from geelark.errors import (
     AccountError,
     ApiError,
@@ -49,6 +50,20 @@ from geelark.models import (
 from geelark.ratelimit import LocalRateLimiter, RateLimiter, SharedRateLimiter
 from geelark.settings import GeeLarkSettings
 from geelark.status import ChargeMode, Code, PhoneStatus, UploadStatus
+
+if TYPE_CHECKING:
+    from geelark.client import GeeLarkClient
+
+
+def __getattr__(name: str) -> Any:
+    # The client pulls in `requests` (~0.1 s); settings, errors and status codes do not need it, and
+    # `parallel-orchestrator --status` must start fast.
+    if name == "GeeLarkClient":
+        from geelark.client import GeeLarkClient
+
+        return GeeLarkClient
+    raise AttributeError(f"module 'geelark' has no attribute {name!r}")
+
 
 __all__ = [
     "AccountError",
