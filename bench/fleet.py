@@ -40,12 +40,12 @@ from tests.chaos.fleet_harness import (
     Fleet,
     FleetConfig,
     child_env,
-    free_port_base,
     interrupt,
     sigkill,
     start_simulator,
     wait_for,
 )
+from tests.support import free_port_base
 
 BOOT_SIM_S = 10.0  # simulated seconds; the simulator's adb delay (3 s) and upload (4 s) are fixed
 POST_SIM_S = 20.0

@@ -24,10 +24,10 @@ from tests.chaos.fleet_harness import (
     Fleet,
     FleetConfig,
     fast_flow_file,
-    free_port_base,
     start_simulator,
 )
 from tests.chaos.scenario import ChaosPlan, ChaosRecord, run_chaos
+from tests.support import free_port_base
 
 pytestmark = [
     pytest.mark.chaos,

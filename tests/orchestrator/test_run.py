@@ -20,11 +20,11 @@ from runtime.platform import ProcessRef
 from tests.orchestrator.conftest import (
     Workdir,
     config_toml,
-    free_port_base,
     interrupt,
     running_phones,
     wait_for,
 )
+from tests.support import free_port_base
 
 GRACE_S = 20.0
 WORKERS = 3
