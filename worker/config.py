@@ -76,6 +76,9 @@ def build_config(
         "read_timeout_s": settings.geelark.timeout_s,
         "rate_limit_per_minute": settings.geelark.rate_limit_per_min,
     }
+    if not env.get("GEELARK_RATE_LIMIT_DIR"):
+        # One request budget for every worker of the run, so N workers cannot trip 40007 together.
+        overrides["rate_limit_dir"] = settings.paths.runtime_dir / "geelark-budget"
     if simulate:
         overrides.update(
             rate_window_s=60.0 * scale,
