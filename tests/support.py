@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import random
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -52,3 +54,16 @@ def free_port_base(workers: int) -> int:
         if all(_bindable(p) for p in ports):
             return base
     raise RuntimeError("no free port range found")
+
+
+def run_orchestrator(cwd: Path, *args: str, timeout_s: float) -> subprocess.CompletedProcess[str]:
+    """`python -m orchestrator ARGS` in `cwd` as an operator would run it; output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "orchestrator", *args],
+        cwd=cwd,
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=timeout_s,
+    )

@@ -24,8 +24,8 @@ import requests
 from jobqueue import CsvJobStore, NewJob, QueuePolicy, QueueSnapshot
 from runtime.platform import ProcessRef, kill_tree, new_group_popen_kwargs
 from runtime.state import RunDir
+from tests.support import run_orchestrator, wait_for
 from tests.support import subprocess_env as child_env
-from tests.support import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 FAKE_MP4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00" * 256
@@ -221,15 +221,7 @@ class Fleet:
         return (self.path / f"run_{run_number}.console.txt").read_text(encoding="utf-8", errors="replace")
 
     def cli(self, *args: str, timeout_s: float = 60.0) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "orchestrator", *args],
-            cwd=self.path,
-            env=child_env(),
-            capture_output=True,
-            text=True,
-            encoding="utf-8",
-            timeout=timeout_s,
-        )
+        return run_orchestrator(self.path, *args, timeout_s=timeout_s)
 
     def recorded_refs(self) -> set[ProcessRef]:
         """The run itself, its simulator, every worker and Appium/simdevice server it recorded."""

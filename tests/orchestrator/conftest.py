@@ -22,7 +22,7 @@ import requests
 from jobqueue import CsvJobStore, NewJob, QueueSnapshot
 from runtime.platform import ProcessRef, kill_tree, new_group_popen_kwargs
 from runtime.state import RunDir
-from tests.support import subprocess_env, wait_for
+from tests.support import run_orchestrator, subprocess_env, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
@@ -125,15 +125,7 @@ class Workdir:
         self.store().seed(new)
 
     def cli(self, *args: str, timeout_s: float = 90.0) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "orchestrator", *args],
-            cwd=self.path,
-            env=subprocess_env(),
-            capture_output=True,
-            text=True,
-            encoding="utf-8",
-            timeout=timeout_s,
-        )
+        return run_orchestrator(self.path, *args, timeout_s=timeout_s)
 
     def start(self, *args: str) -> subprocess.Popen[bytes]:
         out = open(self.path / "orchestrator.console.txt", "ab")  # noqa: SIM115 - closed by the child's exit
