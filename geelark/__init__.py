@@ -22,6 +22,7 @@ from geelark.errors import (
     GeeLarkError,
     HourlyLockout,
     HttpStatusError,
+    Interrupted,
     InvalidRequest,
     ItemFailed,
     NotFound,
@@ -47,6 +48,7 @@ from geelark.models import (
     UploadUrl,
     Wallet,
 )
+from geelark.pause import stoppable_sleep
 from geelark.ratelimit import LocalRateLimiter, RateLimiter, SharedRateLimiter
 from geelark.settings import GeeLarkSettings
 from geelark.status import ChargeMode, Code, PhoneStatus, UploadStatus
@@ -85,6 +87,7 @@ __all__ = [
     "GeeLarkSettings",
     "HourlyLockout",
     "HttpStatusError",
+    "Interrupted",
     "InvalidRequest",
     "ItemError",
     "ItemFailed",
@@ -110,4 +113,5 @@ __all__ = [
     "WaitTimeout",
     "Wallet",
     "error_for_code",
+    "stoppable_sleep",
 ]

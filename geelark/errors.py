@@ -24,6 +24,7 @@
     +-- PhoneNotFound                 find_phone() found no phone with that serial name
     +-- WaitTimeout                   a poll (boot, ADB, upload) ran out of time
     +-- UploadFailed                  the upload task ended failed / unretrievable
+    +-- Interrupted                   the caller's stop cut a wait short (see geelark.pause)
 
 Messages carry codes, GeeLark's ``msg``, paths and trace ids; never credentials, ADB
 passwords or start URLs.
@@ -245,3 +246,11 @@ def error_for_code(code: int, msg: str, *, trace_id: str = "", path: str = "", d
     """The typed exception for a non-zero envelope ``code`` (unknown codes: plain ApiError)."""
     cls = _BY_CODE.get(code, ApiError)
     return cls(f"GeeLark {path or 'call'} failed: {msg}", code=code, trace_id=trace_id, path=path, data=data)
+
+
+class Interrupted(GeeLarkError):
+    """A wait (retry backoff, rate window, poll) was cut short because the caller is stopping.
+
+    Raised only between requests, never while one is in flight: what the last request did is what
+    the error before the wait said. Not retryable: the caller asked to stop.
+    """

@@ -85,6 +85,18 @@ class GeeLarkSettings:
         """A copy with ``changes`` applied."""
         return replace(self, **changes)
 
+    def time_scaled(self, scale: float, min_wait_s: float = 0.05) -> GeeLarkSettings:
+        """For a simulator run at time scale ``scale``: its rate window lasts ``60 * scale`` seconds,
+        so the client's window, margin and backoff shrink with it (never below ``min_wait_s``)."""
+        window = 60.0 * scale
+        return replace(
+            self,
+            rate_window_s=window,
+            rate_margin_s=min(1.0, window),
+            backoff_initial_s=max(min_wait_s, scale),
+            backoff_max_s=max(min_wait_s, 20 * scale),
+        )
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> GeeLarkSettings:
         """Read ``GEELARK_BASE_URL``, ``GEELARK_APP_ID``, ``GEELARK_API_KEY``, ``GEELARK_TOKEN``

@@ -14,7 +14,7 @@ from orchestrator.phones import ListedPhone, status_name
 from orchestrator.simulation import SIM_API_KEY, SIM_APP_ID
 from orchestrator.status import PhoneLine, PhonesView
 from runtime.settings import Settings
-from runtime.state import RunInfo
+from runtime.state import RunDir, RunInfo
 
 if TYPE_CHECKING:  # the client (and requests) are imported where used: --status must start fast
     from geelark.client import GeeLarkClient
@@ -36,9 +36,12 @@ def client_settings(
             token=env.get("GEELARK_TOKEN", ""),
             read_timeout_s=settings.geelark.timeout_s,
         )
+    if simulator_url:
+        gl = gl.time_scaled(settings.simulate.time_scale)
     if quick:
-        gl = gl.with_(connect_timeout_s=2.0, read_timeout_s=STATUS_TIMEOUT_S, max_attempts=1)
-    return gl
+        return gl.with_(connect_timeout_s=2.0, read_timeout_s=STATUS_TIMEOUT_S, max_attempts=1)
+    # the budget the run's workers share: our stop calls cannot make theirs trip 40007, nor theirs ours
+    return gl.with_(rate_limit_dir=RunDir(settings.paths.runtime_dir).geelark_budget_dir)
 
 
 def simulator_url_of(run: RunInfo | None) -> str | None:

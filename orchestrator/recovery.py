@@ -82,10 +82,12 @@ def stop_phones(
     deadline_s: float,
     now: Callable[[], datetime],
     only_worker: int | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> PhoneCleanup:
     """Stop the phones we are responsible for (see `phones.choose_phones`) and verify they stopped.
 
     `only_worker`: just the phones that worker started (it died without stopping them).
+    `sleep`: how to wait between status polls (a stoppable one ends the wait with `Interrupted`).
     Stopped phones from the ledger get a "stopped" line so the next run does not chase them again.
     """
     ledger = run_dir.phones_left_running()
@@ -99,7 +101,7 @@ def stop_phones(
         except GeeLarkError:
             listed = None
         targets = choose_phones(ledger, listed, project_accounts, all_phones)
-        results = stop_and_verify(api, targets, deadline_s)
+        results = stop_and_verify(api, targets, deadline_s, sleep=sleep)
     except GeeLarkError as exc:
         return PhoneCleanup((), f"GeeLark: {exc}")
     for r in results:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Protocol
 
 from geelark.client import GeeLarkClient
+from geelark.pause import stoppable_sleep
 from jobqueue.csvstore import CsvJobStore
 from orchestrator.fleet import Fleet
 from orchestrator.geelark_access import ClientPhoneApi, client_settings
@@ -83,12 +84,28 @@ class Run:
         log.info("%s", message)
         self.observer.event(message)
 
-    def phone_api(self) -> PhoneApi | None:
-        """GeeLark (or the run's simulator) for stopping phones; None without credentials."""
+    def phone_api(self, sleep: Callable[[float], None] | None = None) -> PhoneApi | None:
+        """GeeLark (or the run's simulator) for stopping phones; None without credentials.
+
+        `sleep` is how it waits (retry backoff, GeeLark's rate window): see `stoppable`."""
         gl = client_settings(self.settings, self.env, self.simulator_url)
         if not (gl.token or (gl.app_id and gl.api_key)):
             return None
-        return ClientPhoneApi(GeeLarkClient(gl))
+        return ClientPhoneApi(GeeLarkClient(gl, sleep=sleep or time.sleep))
+
+    def stoppable(self, stop_at: int) -> Callable[[float], None]:
+        """A sleep for GeeLark waits that ends (geelark `Interrupted`) once `stop_at` Ctrl+C came in:
+        1 while the run goes on (a `--stop-all` too), 2 while it shuts down (so the first Ctrl+C
+        still lets the phones be stopped, and a second one cuts that short). Long waits are told."""
+
+        def should_stop() -> bool:
+            return self.stop.count >= stop_at or (stop_at == 1 and self.run_dir.stop_all_file.exists())
+
+        def tell(seconds: float) -> None:
+            again = "again " if stop_at > 1 else ""
+            self.say(f"GeeLark asks us to wait {seconds:.0f}s (rate limit); Ctrl+C {again}ends the wait")
+
+        return stoppable_sleep(should_stop, on_long_wait=tell)
 
     def worker_env(self) -> dict[str, str]:
         env = dict(self.env)

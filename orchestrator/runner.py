@@ -130,7 +130,9 @@ def _stop_ledger_phones(run: Run, label: str, worker_id: int | None = None) -> N
     if not any(worker_id is None or rec.worker_id == worker_id for rec in left.values()):
         return
     timeout_s = run.settings.orchestrator.phone_stop_timeout_s
-    cleanup = stop_phones(run.phone_api(), run.run_dir, (), False, timeout_s, now_local, worker_id)
+    sleep = run.stoppable(stop_at=1)  # a Ctrl+C during a wait for GeeLark stops the run at once
+    api = run.phone_api(sleep)
+    cleanup = stop_phones(api, run.run_dir, (), False, timeout_s, now_local, worker_id, sleep)
     for r in cleanup.results:
         state = "stopped" if r.stopped else f"NOT CONFIRMED ({r.final_status} {r.error})"
         run.say(f"{label}: phone {r.serial_name} ({r.phone_id}) {state}")

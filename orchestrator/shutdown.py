@@ -64,14 +64,17 @@ def stop_run_phones(run: Run) -> PhoneCleanup:
     """Stop every phone the ledger says is still running (workers normally stopped theirs)."""
     if not run.run_dir.phones_left_running():
         return PhoneCleanup()
-    cleanup = stop_phones(
-        run.phone_api(), run.run_dir, (), False, run.settings.orchestrator.phone_stop_timeout_s, now_local
-    )
+    sleep = run.stoppable(stop_at=2)  # the first Ctrl+C lets phones be stopped; a second cuts it short
+    timeout_s = run.settings.orchestrator.phone_stop_timeout_s
+    cleanup = stop_phones(run.phone_api(sleep), run.run_dir, (), False, timeout_s, now_local, None, sleep)
     for r in cleanup.results:
         verdict = "shut down" if r.stopped else f"NOT CONFIRMED: {r.final_status} {r.error}".rstrip()
         run.say(f"Phone {r.serial_name} ({r.phone_id}): {verdict}")
     if cleanup.error:
-        run.say(f"WARNING: could not stop phones: {cleanup.error}")
+        run.say(
+            f"WARNING: could not stop phones: {cleanup.error}."
+            " Run `parallel-orchestrator --stop-all` to stop the phones this run started."
+        )
     return cleanup
 
 

@@ -191,6 +191,11 @@ class RunDir:
     def stop_all_file(self) -> Path:
         return self.root / "stop"
 
+    @property
+    def geelark_budget_dir(self) -> Path:
+        """The GeeLark request budget shared by every process of a run (workers, orchestrator)."""
+        return self.root / "geelark-budget"
+
     def ensure(self) -> None:
         self.workers_dir.mkdir(parents=True, exist_ok=True)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from geelark.client import GeeLarkClient
 from geelark.errors import ConfigError as GeeLarkConfigError
+from geelark.pause import stoppable_sleep
 from geelark.settings import GeeLarkSettings
 from jobqueue import CsvJobStore, JobStatus, JobStore
 from runtime.logs import register_secret, setup_process_logging
@@ -76,7 +77,7 @@ def build_rig(cfg: WorkerConfig, status: WorkerStatus, stop: StopControl) -> Rig
     geelark: GeeLarkSettings = cfg.geelark
     register_secret(geelark.token)
     register_secret(geelark.api_key)
-    client = GeeLarkClient(geelark)
+    client = GeeLarkClient(geelark, sleep=stoppable_sleep(stop.should_cut_waits))
     adb: Adb = SimAdb(geelark.base_url, cfg.poll_s) if cfg.simulate else RealAdb(cfg.settings.worker.adb_path)
     store = CsvJobStore(cfg.settings.paths.progress_file, cfg.policy)
     timeouts = PhoneTimeouts(

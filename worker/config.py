@@ -78,15 +78,10 @@ def build_config(
     }
     if not env.get("GEELARK_RATE_LIMIT_DIR"):
         # One request budget for every worker of the run, so N workers cannot trip 40007 together.
-        overrides["rate_limit_dir"] = settings.paths.runtime_dir / "geelark-budget"
-    if simulate:
-        overrides.update(
-            rate_window_s=60.0 * scale,
-            rate_margin_s=min(1.0, 60.0 * scale),
-            backoff_initial_s=max(MIN_POLL_S, scale),
-            backoff_max_s=max(MIN_POLL_S, 20 * scale),
-        )
+        overrides["rate_limit_dir"] = RunDir(settings.paths.runtime_dir).geelark_budget_dir
     geelark = GeeLarkSettings.from_env(env, **overrides)
+    if simulate:
+        geelark = geelark.time_scaled(scale, MIN_POLL_S)
     parent = ProcessRef.of(parent_pid) if parent_pid else None
     return WorkerConfig(
         worker_id=worker_id,

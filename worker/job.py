@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from geelark.client import GeeLarkClient
+from geelark.errors import Interrupted
 from jobqueue import Claim, JobStore, LostClaim, Outcome, OutcomeKind
 from worker.adb import Adb
 from worker.appium_server import ServerProcess
@@ -85,10 +86,11 @@ class JobAttempt:
                 Path(job.video_path).name,
             )
             try:
-                self._post()
+                with self.rig.stop.during_job():
+                    self._post()
                 log.info("posted and confirmed on screen")
                 return AttemptResult(Outcome(OutcomeKind.SUCCESS), self.checkpointed)
-            except StopRequested as exc:
+            except (StopRequested, Interrupted) as exc:
                 log.info("attempt abandoned at a safe point: %s", exc)
                 return AttemptResult(None, self.checkpointed)
             except PortInUse:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -55,6 +57,7 @@ class StopControl:
         self.parent = parent
         self.parent_expected = parent_expected
         self._event = threading.Event()
+        self._in_job = False
         self.reason = ""
 
     def request(self, reason: str) -> None:
@@ -86,6 +89,19 @@ class StopControl:
     def check(self) -> None:
         if self.requested:
             raise StopRequested(self.reason)
+
+    @contextmanager
+    def during_job(self) -> Iterator[None]:
+        """While a job runs, a stop request also ends GeeLark's waits (`should_cut_waits`); outside
+        a job (stopping the phone on the way out) they run their course."""
+        self._in_job = True
+        try:
+            yield
+        finally:
+            self._in_job = False
+
+    def should_cut_waits(self) -> bool:
+        return self._in_job and self.requested
 
     def wait(self, timeout_s: float) -> bool:
         """Sleep up to `timeout_s`, waking at once on a stop; True if a stop is requested."""

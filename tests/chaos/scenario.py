@@ -302,7 +302,12 @@ def run_chaos(fleet: Fleet, plan: ChaosPlan, grace_s: float) -> ChaosRecord:
             else:
                 interrupt(run)
                 asked = time.monotonic()
-                code = run.wait(timeout=grace_s + 30)
+                try:
+                    code = run.wait(timeout=grace_s + 30)
+                except subprocess.TimeoutExpired:
+                    tail = "\n".join(fleet.console(number).splitlines()[-15:])
+                    message = f"Ctrl+C did not stop run {number}; its console ends:\n{tail}"
+                    raise AssertionError(message) from None
                 record.interrupts += 1
                 record.runs.append(RunEnd(number, code, "interrupt", time.monotonic() - asked))
                 record.parses.append(check_parse(fleet, f"Ctrl+C of the orchestrator (run {number})"))

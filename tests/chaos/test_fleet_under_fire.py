@@ -235,7 +235,9 @@ def test_status_json_the_batch_report_and_the_csv_agree(chaos: ChaosOutcome) -> 
 def test_ctrl_c_stopped_the_run_within_the_grace_period(chaos: ChaosOutcome) -> None:
     (stop,) = [e for e in chaos.record.runs if e.how == "interrupt"]
     assert stop.exit_code == 130
-    assert stop.stop_s is not None and stop.stop_s < GRACE_S + 10
+    assert stop.stop_s is not None
+    tail = "\n".join(chaos.fleet.console(stop.number).splitlines()[-15:])
+    assert stop.stop_s < GRACE_S + 10, f"stopped in {stop.stop_s:.1f}s; the run's console ends:\n{tail}"
 
 
 def test_no_process_and_no_phone_is_left_running(chaos: ChaosOutcome) -> None:

@@ -1,0 +1,32 @@
+"""A stop request cuts GeeLark's waits short only while a job runs (not while the worker is stopping
+its phone on the way out)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from geelark import Interrupted, stoppable_sleep
+from runtime.state import RunDir
+from worker.status import StopControl
+
+
+def test_a_stop_cuts_waits_inside_a_job_only(tmp_path: Path) -> None:
+    stop = StopControl(RunDir(tmp_path), 0, None, parent_expected=False)
+    pause = stoppable_sleep(stop.should_cut_waits)
+    stop.request("test")
+    pause(0.01)  # outside a job: the phone must still be stopped after the stop request
+    with stop.during_job(), pytest.raises(Interrupted):
+        pause(30.0)
+    assert not stop.should_cut_waits()
+
+
+def test_the_run_stop_file_counts_as_a_stop_request(tmp_path: Path) -> None:
+    run_dir = RunDir(tmp_path)
+    run_dir.ensure()
+    stop = StopControl(run_dir, 3, None, parent_expected=False)
+    with stop.during_job():
+        assert not stop.should_cut_waits()
+        run_dir.request_stop(3)
+        assert stop.should_cut_waits()
