@@ -124,6 +124,7 @@ class ServerProcess:
         self.ready_timeout_s = ready_timeout_s
         self.ref: ProcessRef | None = None
         self._popen: subprocess.Popen[bytes] | None = None
+        self._ready = False  # launched and passed the probe
         self._console: IO[bytes] | None = None
         self._clock = clock
         self._sleep = sleep
@@ -132,10 +133,11 @@ class ServerProcess:
     def url(self) -> str:
         return self.spec.url
 
-    def start(self) -> ProcessRef:
-        """Start the server and wait until the probe passes. Raises PortInUse or AppiumServerError."""
+    def launch(self) -> ProcessRef:
+        """Start the server process without waiting for it to be ready (idempotent): the worker
+        launches it while the phone boots, and `ensure_running` waits for it. Raises PortInUse."""
         if self.ref is not None:
-            raise AppiumServerError(f"{self.spec.kind} on port {self.spec.port} is already started")
+            return self.ref
         ensure_port_free(self.spec.port)
         self.spec.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._console = open(self.spec.log_path.with_suffix(".console.log"), "ab")  # noqa: SIM115 - lives with the process
@@ -148,18 +150,34 @@ class ServerProcess:
             **new_group_popen_kwargs(),
         )
         self.ref = ProcessRef.of(self._popen.pid) or ProcessRef(self._popen.pid, 0.0)
+        self._ready = False
         if self.on_change is not None:
             self.on_change(self.ref)
         log.info("%s started on port %s (pid %s)", self.spec.kind, self.spec.port, self._popen.pid)
+        return self.ref
+
+    def start(self) -> ProcessRef:
+        """Start the server and wait until the probe passes. Raises PortInUse or AppiumServerError."""
+        if self.ref is not None:
+            raise AppiumServerError(f"{self.spec.kind} on port {self.spec.port} is already started")
+        self.launch()
+        return self._await_ready()
+
+    def _await_ready(self) -> ProcessRef:
         try:
             self._wait_ready()
         except BaseException:
             self.stop()
             raise
+        self._ready = True
+        assert self.ref is not None
         return self.ref
 
     def ensure_running(self) -> ProcessRef:
-        """The running server's ref, restarting it first if it died or stopped answering."""
+        """The running server's ref: waits for a launched one to be ready, restarts one that died
+        or stopped answering."""
+        if self.ref is not None and not self._ready:
+            return self._await_ready()
         if self.ref is not None and self.is_healthy():
             return self.ref
         if self.ref is not None:
@@ -174,6 +192,7 @@ class ServerProcess:
     def stop(self, grace_s: float = 5.0) -> None:
         """Stop the server's whole process tree by its recorded ref (idempotent)."""
         ref, popen, self.ref, self._popen = self.ref, self._popen, None, None
+        self._ready = False
         if ref is not None:
             killed = kill_tree(ref, grace_s)
             if killed:

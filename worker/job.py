@@ -128,6 +128,7 @@ class JobAttempt:
         check_video(video)
         rig.stop.check()
         self._step("phone")
+        rig.server.launch()  # it starts while the phone boots; the server step waits for it
         phone = rig.phones.acquire(job.account)
         rig.status.update(phone_id=phone.phone_id)
         rig.stop.check()

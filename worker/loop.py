@@ -140,16 +140,15 @@ class WorkerLoop:
                 )
             else:
                 settled = self._queue(lambda: store.record(claim, outcome, now))
-                level = logging.WARNING if settled.status is JobStatus.REVIEW else logging.INFO
+                review = settled.status is JobStatus.REVIEW
                 log.log(
-                    level,
-                    "job %s -> %s (%s %s)%s",
+                    logging.WARNING if review else logging.INFO,
+                    "job %s -> %s (%s)%s",
                     job.job_id,
                     settled.status.value,
-                    outcome.kind.value,
-                    outcome.error_type,
+                    f"{outcome.kind.value} {outcome.error_type}".strip(),
                     ": failed after the publish tap, check whether it was posted"
-                    if result.checkpointed
+                    if review and result.checkpointed
                     else "",
                 )
         except LostClaim:

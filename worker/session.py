@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from appium import webdriver
-from appium.options.android import UiAutomator2Options
-from appium.webdriver.client_config import AppiumClientConfig
 from selenium.common.exceptions import WebDriverException
 from urllib3.exceptions import HTTPError
+
+if TYPE_CHECKING:  # the Appium client (~0.2 s of imports) loads with the first session, not at start
+    from appium import webdriver
+    from appium.options.android import UiAutomator2Options
 
 from worker.flow import Flow
 from worker.ports import WorkerPorts
@@ -29,6 +30,8 @@ def session_options(
 ) -> UiAutomator2Options:
     """Capabilities for one session: udid `ip:port`, this worker's systemPort/mjpeg/chromedriver
     ports, and launch timeouts long enough for GeeLark phones (10 s failed 15 times in the original)."""
+    from appium.options.android import UiAutomator2Options
+
     opts = UiAutomator2Options()
     opts.udid = udid
     opts.device_name = udid
@@ -55,6 +58,9 @@ def open_session(
     url: str, options: UiAutomator2Options, timeout_s: float = COMMAND_TIMEOUT_S
 ) -> webdriver.Remote:
     """Create the session (raises WebDriverException / urllib3 errors, classified by the caller)."""
+    from appium import webdriver
+    from appium.webdriver.client_config import AppiumClientConfig
+
     config = AppiumClientConfig(remote_server_addr=url, timeout=timeout_s)
     return webdriver.Remote(url, options=options, client_config=config)
 

@@ -28,7 +28,7 @@ def attempt(start: str, end: str, job: str, checkpoint: bool = False) -> list[tu
     if checkpoint:
         lines.append((end, "worker.job", job, "checkpoint recorded: publishing now"))
     lines.append((end, "worker.job", job, "step confirm_publish"))
-    lines.append((end, "worker.loop", job, f"job {job} -> success (success )"))
+    lines.append((end, "worker.loop", job, f"job {job} -> success (success)"))
     return lines
 
 

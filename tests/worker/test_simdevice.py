@@ -157,3 +157,23 @@ def test_server_process_restarts_a_dead_server_and_refuses_a_taken_port(tmp_path
     finally:
         server.stop()
     assert not second.is_alive()
+
+
+def test_a_launched_server_starts_while_the_worker_goes_on_and_is_awaited_when_needed(
+    tmp_path: Path, cloud: Cloud
+) -> None:
+    port = free_port_base()
+    seen: list[object] = []
+    server = ServerProcess(
+        simdevice_spec(port, cloud.sim.url, tmp_path / "sim.log"), ready_timeout_s=20, on_change=seen.append
+    )
+    try:
+        launched = server.launch()
+        assert seen == [launched]  # named for the heartbeat before anything waits on it
+        assert server.launch() == launched  # idempotent: one process per worker
+        ready = server.ensure_running()
+        assert ready == launched and server.is_healthy()
+        assert server.ensure_running() == launched
+    finally:
+        server.stop()
+    assert not launched.is_alive()
