@@ -26,6 +26,7 @@ from jobqueue.csvfile import BOM, ParsedFile, Row, RowReader, empty_file, parse_
 from jobqueue.csvrow import Layout, encode_cells, job_cells
 from jobqueue.errors import LockTimeout
 from jobqueue.fileio import REPLACE_RETRY_DELAYS_S, atomic_write, read_bytes, remove_stale_temps
+from jobqueue.journal import Journal, account_entries, job_entry, journal_path, seed_entry
 from jobqueue.model import AccountsState, Claim, Job, JobStatus, NewJob, Outcome, QueueSnapshot, SeedResult
 from jobqueue.policy import QueuePolicy
 from jobqueue.sidecar import decode_accounts, encode_accounts, sidecar_path
@@ -37,6 +38,13 @@ BARRIER_OPERATIONS = frozenset({"checkpoint", "seed", "requeue", "block_account"
 # filelock polls with sleeps; its 50 ms default starves waiting workers (research/perf.md).
 LOCK_POLL_S = (0.001, 0.005)
 CommitHook = Callable[[str, object], None]
+
+
+def journal_entries(name: str, table: JobTable, accounts_before: AccountsState) -> list[dict[str, object]]:
+    """The journal lines of one committed operation: its changed jobs, then its account changes."""
+    changed = [table.jobs[p] for p in sorted(table.changed)]
+    entries = [seed_entry(changed)] if name == "seed" else [job_entry(name, job) for job in changed]
+    return entries + account_entries(name, accounts_before, table.accounts)
 
 
 @dataclass
@@ -56,6 +64,7 @@ class CsvJobStore:
     operation (tests log events with it). ``rng`` drives backoff jitter. ``replace_retry_delays_s``
     are the pauses between attempts to replace a file held open elsewhere, before ``FileBusy``.
     ``durable=False`` skips fsync (tests, benchmarks of the logic): writes stay atomic, not power-safe.
+    ``journal=True`` appends every change to ``<stem>.journal.jsonl`` under the lock (``jobqueue.journal``).
 
     Durability: every write fsyncs the new file before the rename. The folder is fsynced too (the rename
     is on disk when the call returns) for the operations after which a lost write could cause harm:
@@ -73,6 +82,7 @@ class CsvJobStore:
         on_commit: CommitHook | None = None,
         replace_retry_delays_s: Sequence[float] = REPLACE_RETRY_DELAYS_S,
         durable: bool = True,
+        journal: bool = False,
     ) -> None:
         self.path = Path(path)
         self.policy = policy or QueuePolicy()
@@ -83,6 +93,7 @@ class CsvJobStore:
         self._rng = rng or random.Random()
         self._poll_rng = random.Random()
         self._on_commit = on_commit
+        self.journal = Journal(journal_path(self.path)) if journal else None
         self._replace_delays_s = tuple(replace_retry_delays_s)
         self._durable = durable
         self._file_lock = filelock.FileLock(str(self.lock_path))
@@ -187,6 +198,7 @@ class CsvJobStore:
                     cache.jobs, cache.accounts, self.policy, self._rng, cache.index, cache.claim_index
                 )
                 cache.claim_index = table.claim_index  # kept up to date by the table from now on
+                accounts_before = cache.accounts
                 result = operation(table)
                 if table.accounts_changed:
                     data = encode_accounts(table.accounts)
@@ -199,6 +211,8 @@ class CsvJobStore:
             except BaseException:
                 self._cache = None
                 raise
+            if self.journal is not None and (table.changed or table.accounts_changed):
+                self.journal.append(journal_entries(name, table, accounts_before))
             if self._on_commit is not None:
                 self._on_commit(name, result)
             return result

@@ -11,4 +11,4 @@ __all__ = ["open_store", "queue_policy"]
 
 def open_store(settings: Settings) -> CsvJobStore:
     """The progress CSV of this working folder (created on first write)."""
-    return CsvJobStore(settings.paths.progress_file, queue_policy(settings))
+    return CsvJobStore(settings.paths.progress_file, queue_policy(settings), journal=settings.queue.journal)

@@ -50,6 +50,7 @@ class QueueSettings:
     infra_failures_before_cooldown: int = 3
     infra_cooldown_s: float = 1800.0
     claim_lease_s: float = 120.0
+    journal: bool = True  # every change also appended to parallel_progress.journal.jsonl
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,7 @@ def build_rig(cfg: WorkerConfig, status: WorkerStatus, stop: StopControl) -> Rig
     register_secret(geelark.api_key)
     client = GeeLarkClient(geelark, sleep=stoppable_sleep(stop.should_cut_waits))
     adb: Adb = SimAdb(geelark.base_url, cfg.poll_s) if cfg.simulate else RealAdb(cfg.settings.worker.adb_path)
-    store = CsvJobStore(cfg.settings.paths.progress_file, cfg.policy)
+    store = CsvJobStore(cfg.settings.paths.progress_file, cfg.policy, journal=cfg.settings.queue.journal)
     timeouts = PhoneTimeouts(
         boot_s=cfg.scaled(cfg.settings.worker.phone_boot_timeout_s),
         adb_s=cfg.scaled(cfg.settings.worker.adb_timeout_s),

@@ -179,3 +179,82 @@ def claimed_rows_per_account(rows: Iterable[tuple[str, str]]) -> dict[str, list[
     for job_id, account in rows:
         per[account].append(job_id)
     return {a: jobs for a, jobs in per.items() if len(jobs) > 1}
+
+
+@dataclass(frozen=True)
+class JournalReplay:
+    """The queue journal replayed in its own order (the order the queue's lock imposed)."""
+
+    entries: int
+    claims: int
+    claimed_jobs: frozenset[str]
+    double_job: tuple[str, ...]  # a job claimed while another claim on it was open
+    double_account: tuple[str, ...]  # an account claimed while another of its jobs was claimed
+    claimed_after_checkpoint: tuple[str, ...]  # attempted again after its publish tap (no requeue)
+
+
+def replay_journal(entries: Iterable[dict[str, Any]], killed: set[tuple[int, int]]) -> JournalReplay:
+    """Replay job entries; `killed` are the (worker id, pid) incarnations SIGKILLed during the run.
+
+    A kill between the progress file's write and the journal's append loses that one line, so an
+    open claim of a killed incarnation may have ended unseen: a later claim over it is not counted.
+    A claim over a live incarnation's open claim is a double claim.
+    """
+    open_job: dict[str, tuple[str, int | None, int | None]] = {}  # job -> account, worker, pid
+    open_account: dict[str, str] = {}  # account -> job
+    checkpointed: set[str] = set()
+    claimed: set[str] = set()
+    double_job: list[str] = []
+    double_account: list[str] = []
+    again: list[str] = []
+    count = claims = 0
+    for e in entries:
+        count += 1
+        job, status = e.get("job"), e.get("status")
+        if not isinstance(job, str) or not isinstance(status, str):
+            continue  # seeds and account events
+        account = str(e.get("account", ""))
+        if e.get("op") == "requeue":
+            checkpointed.discard(job)  # the operator decided: it may be attempted again
+        if status != "claimed":
+            _close(open_job, open_account, job)
+            continue
+        if e.get("op") != "claim":
+            if e.get("checkpoint"):
+                checkpointed.add(job)
+            continue
+        claims += 1
+        claimed.add(job)
+        at = str(e.get("at"))
+        if job in checkpointed:
+            again.append(f"{job} claimed again at {at} after its publish checkpoint")
+        if job in open_job and _alive(open_job[job], killed):
+            double_job.append(f"{job} claimed at {at} while claimed by W{open_job[job][1]}")
+        other = open_account.get(account)
+        if other is not None and other != job and _alive(open_job[other], killed):
+            double_account.append(f"{account}: {job} claimed at {at} while {other} was claimed")
+        _close(open_job, open_account, job)
+        if other is not None:
+            _close(open_job, open_account, other)
+        open_job[job] = (account, _int(e.get("worker")), _int(e.get("worker_pid")))
+        open_account[account] = job
+    return JournalReplay(
+        count, claims, frozenset(claimed), tuple(double_job), tuple(double_account), tuple(again)
+    )
+
+
+def _close(
+    open_job: dict[str, tuple[str, int | None, int | None]], open_account: dict[str, str], job: str
+) -> None:
+    held = open_job.pop(job, None)
+    if held is not None and open_account.get(held[0]) == job:
+        del open_account[held[0]]
+
+
+def _alive(holder: tuple[str, int | None, int | None], killed: set[tuple[int, int]]) -> bool:
+    _, worker, pid = holder
+    return worker is None or pid is None or (worker, pid) not in killed
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) else None

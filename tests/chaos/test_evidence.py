@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.chaos.evidence import check_publishes, holds, overlaps, parse_worker_log
+from tests.chaos.evidence import check_publishes, holds, overlaps, parse_worker_log, replay_journal
 
 pytestmark = pytest.mark.chaos
 
@@ -64,3 +64,38 @@ def test_publishes_twice_missing_or_for_an_open_job_are_reported() -> None:
     assert check.posted_twice == {"a": 2}
     assert check.success_without_one_publish == {"b": 0}
     assert check.published_but_not_done == {"c": "retrying"}
+
+
+def entry(
+    op: str, job: str, status: str, worker: int = 0, pid: int = 100, **more: object
+) -> dict[str, object]:
+    account = f"acct{job[-1]}"
+    return {"at": "t", "op": op, "job": job, "account": account, "status": status, "worker": worker,
+            "worker_pid": pid, **more}  # fmt: skip
+
+
+def test_the_journal_replay_finds_a_second_claim_on_a_held_account() -> None:
+    entries = [
+        entry("claim", "j1", "claimed", 0, 100),
+        entry("claim", "k1", "claimed", 1, 200),  # same account acct1, j1 still claimed
+        entry("record", "j1", "success", 0, 100),
+    ]
+    replay = replay_journal(entries, killed=set())
+    assert replay.claims == 2 and len(replay.double_account) == 1 and replay.double_job == ()
+
+
+def test_the_journal_replay_forgives_a_line_lost_with_a_killed_worker() -> None:
+    entries = [entry("claim", "j1", "claimed", 0, 100), entry("claim", "k1", "claimed", 1, 200)]
+    assert replay_journal(entries, killed={(0, 100)}).double_account == ()
+
+
+def test_the_journal_replay_flags_a_job_claimed_again_after_its_checkpoint_unless_requeued() -> None:
+    entries = [
+        entry("claim", "j1", "claimed"),
+        entry("checkpoint", "j1", "claimed", checkpoint=True),
+        entry("recover_orphans", "j1", "review"),
+        entry("claim", "j1", "claimed", 1, 200),
+    ]
+    assert len(replay_journal(entries, set()).claimed_after_checkpoint) == 1
+    requeued = [*entries[:3], entry("requeue", "j1", "pending"), entries[3]]
+    assert replay_journal(requeued, set()).claimed_after_checkpoint == ()

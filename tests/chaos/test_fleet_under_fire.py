@@ -17,9 +17,18 @@ from typing import Any
 import pytest
 
 from jobqueue import QueueSnapshot
+from jobqueue.journal import journal_path, read_journal
 from runtime.platform import ProcessRef
 from tests.chaos.conftest import FIGURES
-from tests.chaos.evidence import Hold, check_publishes, holds, overlaps, read_worker_logs
+from tests.chaos.evidence import (
+    Hold,
+    JournalReplay,
+    check_publishes,
+    holds,
+    overlaps,
+    read_worker_logs,
+    replay_journal,
+)
 from tests.chaos.fleet_harness import (
     Fleet,
     FleetConfig,
@@ -53,6 +62,7 @@ class ChaosOutcome:
     holds: list[Hold]
     status: dict[str, Any]
     reports: list[dict[str, Any]]
+    journal: JournalReplay
 
     @property
     def statuses(self) -> dict[str, str]:
@@ -93,6 +103,10 @@ def chaos(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config)
             holds=holds(read_worker_logs(fleet.logs_dir)),
             status=json.loads(status.stdout),
             reports=reports,
+            journal=replay_journal(
+                read_journal(journal_path(fleet.path / "parallel_progress.csv")),
+                {(k.worker_id, k.pid) for k in record.worker_kills},
+            ),
         )
         pytestconfig.stash[FIGURES] = figures(outcome)
         yield outcome
@@ -125,6 +139,8 @@ def figures(o: ChaosOutcome) -> list[str]:
         f"faults injected by kind: {faults}",
         f"app scenarios drawn: {scenarios}",
         f"processes watched: {len(r.processes)}; leaked simdevice servers swept: {len(r.leaked_servers)}",
+        f"queue journal: {o.journal.entries} entries, {o.journal.claims} claims of "
+        f"{len(o.journal.claimed_jobs)} jobs",
     ]
 
 
@@ -158,6 +174,23 @@ def test_no_job_was_held_by_two_workers_at_once(chaos: ChaosOutcome) -> None:
     ended = {j for j, s in chaos.statuses.items() if s in ("success", "failed", "review")}
     assert ended - held == set(), "every ended job was claimed in a worker's log"
     assert [o.describe() for o in found] == []
+
+
+def test_the_queue_journal_never_shows_two_claims_on_one_job_or_one_account(chaos: ChaosOutcome) -> None:
+    journal = chaos.journal
+    ended = {j for j, s in chaos.statuses.items() if s in ("success", "failed", "review")}
+    # a kill between the progress file's write and the journal's append may lose that claim's line
+    lost_at_most = len(chaos.record.worker_kills) + chaos.record.orchestrator_kills
+    assert len(ended - journal.claimed_jobs) <= lost_at_most
+    assert journal.claims >= len(ended)
+    assert list(journal.double_job) == []
+    assert list(journal.double_account) == []
+
+
+def test_the_queue_journal_never_shows_a_job_attempted_again_after_its_publish_tap(
+    chaos: ChaosOutcome,
+) -> None:
+    assert list(chaos.journal.claimed_after_checkpoint) == []
 
 
 def test_no_account_was_driven_by_two_workers_at_once(chaos: ChaosOutcome) -> None:

@@ -9,6 +9,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from jobqueue import CsvJobStore, JobStatus, NewJob
+from jobqueue.journal import journal_path, read_journal
 from tests.jobqueue.workers import BUSY_POLICY, claim_and_complete
 
 PROCESSES, JOBS, ACCOUNTS = 8, 2000, 20
@@ -54,6 +55,13 @@ def test_eight_processes_share_one_file_safely_and_fairly(tmp_path: Path) -> Non
     for _, kind, _, account, _ in events:
         held[account] += 1 if kind == "claim" else -1
         assert held[account] in (0, 1), f"account {account} held by two claims at once"
+
+    # The journal, written under the same lock, tells the same story in the same order.
+    journal = [e for e in read_journal(journal_path(path)) if e["op"] in ("claim", "record")]
+    assert [(e["op"], e["job"]) for e in journal] == [
+        ("claim" if kind == "claim" else "record", job_id) for _, kind, job_id, _, _ in events
+    ]
+    assert all(e["status"] == ("claimed" if e["op"] == "claim" else "success") for e in journal)
 
     done_by = Counter(e[4] for e in events if e[1] == "complete")
     fair_share = JOBS / PROCESSES

@@ -38,7 +38,9 @@ def claim_and_complete(path: str, worker_id: int, log_path: str, deadline_s: flo
             events.append((time.monotonic_ns(), "complete", result.job_id, result.account, worker_id))
 
     # No fsync: this test is about locking and fairness; atomic replaces are still used.
-    store = CsvJobStore(path, BUSY_POLICY, lock_timeout_s=30, on_commit=on_commit, durable=False)
+    store = CsvJobStore(
+        path, BUSY_POLICY, lock_timeout_s=30, on_commit=on_commit, durable=False, journal=True
+    )
     stop_at = time.monotonic() + deadline_s
     while time.monotonic() < stop_at:
         now = datetime.now(UTC)
