@@ -182,7 +182,7 @@ def test_the_queue_journal_never_shows_two_claims_on_one_job_or_one_account(chao
     # a kill between the progress file's write and the journal's append may lose that claim's line
     lost_at_most = len(chaos.record.worker_kills) + chaos.record.orchestrator_kills
     assert len(ended - journal.claimed_jobs) <= lost_at_most
-    assert journal.claims >= len(ended)
+    assert journal.claims >= len(ended) - lost_at_most
     assert list(journal.double_job) == []
     assert list(journal.double_account) == []
 
