@@ -48,9 +48,13 @@ def test_a_stop_during_the_40007_wait_interrupts_the_call_without_a_second_reque
 
     settings = client_settings(sim.url, rate_window_s=60.0)
     pause = stoppable_sleep(lambda: bool(asked), on_long_wait=stop_once_told)
-    with GeeLarkClient(settings, sleep=pause) as client, pytest.raises(Interrupted):
+    at_a_window_start = 1_800_000_000.0  # a whole minute: the next window is a long wait away
+    with (
+        GeeLarkClient(settings, clock=lambda: at_a_window_start, sleep=pause) as client,
+        pytest.raises(Interrupted),
+    ):
         client.list_phones()
-    assert asked and asked[0] > 1.0  # it was about to wait for the next rate window
+    assert asked == [pytest.approx(61.0)]  # told of the wait for the next rate window, then stopped
     assert sim.state()["calls"]["/open/v1/phone/list"] == 1
 
 
