@@ -7,6 +7,8 @@ one invariant on its record, the final files and the simulator's own record of w
 from __future__ import annotations
 
 import json
+import os
+import random
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -49,7 +51,10 @@ ACCOUNTS = 40
 WORKERS = 8
 TIME_SCALE = 0.01
 GRACE_S = 8.0
-PLAN = ChaosPlan(worker_kills=30, orchestrator_kills=2)
+# The kill plan (gaps, victims) is drawn from this seed, printed with the figures; CHAOS_SEED=<n>
+# replays the same plan (process timing still varies from run to run).
+SEED = int(os.environ.get("CHAOS_SEED") or random.SystemRandom().randrange(2**32))
+PLAN = ChaosPlan(worker_kills=30, orchestrator_kills=2, seed=SEED)
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,9 @@ def chaos(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config)
                 extra="heartbeat_interval_s = 0.25\n",
             )
         )
+        pytestconfig.stash[FIGURES] = [
+            f"kill plan seed {SEED} (CHAOS_SEED={SEED} replays it); the run did not finish"
+        ]
         record = run_chaos(fleet, PLAN, GRACE_S)
         sim_state = fleet.simulator.state()  # before the simulator stops: phones, publishes, faults
         fleet.simulator.stop()
@@ -124,6 +132,7 @@ def figures(o: ChaosOutcome) -> list[str]:
     billed = round(sum(float(p["billedMinutes"]) for p in o.sim_state["phones"]), 2)
     boots = sum(int(p.get("boots", 0)) for p in o.sim_state["phones"])
     return [
+        f"kill plan seed {SEED} (CHAOS_SEED={SEED} replays it)",
         f"duration {r.duration_s:.0f}s, {len(o.fleet.runs)} runs (exit codes "
         + ", ".join(f"{e.how}:{e.exit_code}" for e in r.runs)
         + ")",

@@ -12,10 +12,12 @@ from tests.worker.conftest import SimRun, wait_until
 STUCK = {"scenarios": {"element_missing": 1}}  # the worker waits for a Share button that never comes
 
 
-def _busy_heartbeat(run: SimRun, step: str, worker_id: int = 0) -> Heartbeat:
+def _busy_heartbeat(run: SimRun, step: str, worker_id: int = 0, job_id: str | None = None) -> Heartbeat:
     def busy() -> Heartbeat | None:
         hb = run.run_dir.read_heartbeats().get(worker_id)
-        return hb if hb is not None and hb.step == step and hb.appium is not None else None
+        if hb is None or hb.step != step or hb.appium is None:
+            return None
+        return hb if job_id is None or hb.job_id == job_id else None
 
     return wait_until(busy, 20.0, f"worker {worker_id} to reach step {step}")
 
@@ -59,11 +61,12 @@ def test_every_way_of_stopping_a_worker_mid_job_leaves_nothing_behind(
 
 
 def test_a_stop_after_the_checkpoint_waits_for_the_confirmation(make_run: Callable[..., SimRun]) -> None:
-    faults = {"phones": {"acc1": {"scenarios": {"slow_post": 1}}}, "slow_post_delay_s": 150}
+    # 5 s of real time in the publish: room for a loaded machine to see the heartbeat of that job
+    faults = {"phones": {"acc1": {"scenarios": {"slow_post": 1}}}, "slow_post_delay_s": 500}
     run = make_run(("acc1",), faults, flow_timeouts=(5.0, 30.0))
     (job_id,) = run.seed(per_account=2)[:1]
     proc = run.start_worker(0)
-    hb = _busy_heartbeat(run, "confirm_publish")
+    hb = _busy_heartbeat(run, "confirm_publish", job_id=job_id)
     ref = ProcessRef.of(proc.pid)
     assert ref is not None and request_stop(ref)
     assert proc.wait(timeout=20) == 0, run.output()
