@@ -7,14 +7,13 @@ Decisions come from `supervision` (pure); this module applies them to real proce
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from orchestrator import supervision as sv
-from runtime.platform import ProcessRef, kill_tree, new_group_popen_kwargs, request_stop
+from runtime.platform import ProcessRef, kill_tree, new_group_popen_kwargs, python_launch, request_stop
 from runtime.state import Heartbeat
 
 
@@ -48,7 +47,7 @@ class WorkerLaunch:
 
     def command(self, worker_id: int) -> list[str]:
         return [
-            sys.executable,
+            python_launch().executable,
             "-m",
             self.module,
             "--id",
@@ -67,7 +66,7 @@ class WorkerLaunch:
             popen = subprocess.Popen(
                 self.command(worker_id),
                 cwd=self.cwd,
-                env=dict(self.env),
+                env={**self.env, **python_launch().env},
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,

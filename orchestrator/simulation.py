@@ -10,14 +10,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.errors import SimulatorFailed
-from runtime.platform import ProcessRef, kill_tree, new_group_popen_kwargs, request_stop
+from runtime.platform import ProcessRef, kill_tree, new_group_popen_kwargs, python_launch, request_stop
 from runtime.settings import Settings
 
 SIM_APP_ID = "sim-app-id"
@@ -42,7 +41,7 @@ def simulator_command(settings: Settings, phones: Sequence[str], ready_file: Pat
     sim = settings.simulate
     names = sim.phones or ",".join(phones) or "phone1"
     return [
-        sys.executable,
+        python_launch().executable,
         "-m",
         "geelark.simulator",
         "--port",
@@ -78,6 +77,7 @@ def start_simulator(
     with open(log_file, "ab") as log:
         proc = subprocess.Popen(
             simulator_command(settings, phones, ready_file),
+            env={**os.environ, **python_launch().env},
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -1,8 +1,9 @@
 """Process control that works the same on POSIX and Windows.
 
 This is the only module that knows which platform it runs on: process groups, the graceful stop
-signal, signal handlers and process-tree kills. Everything else calls these functions. Processes
-are named by `ProcessRef` (pid + create time) so that a PID the OS has reused is never touched.
+signal, signal handlers, process-tree kills and how to start a Python child. Everything else calls
+these functions. Processes are named by `ProcessRef` (pid + create time) so that a PID the OS has
+reused is never touched.
 """
 
 from __future__ import annotations
@@ -66,6 +67,33 @@ class ProcessRef:
         if not isinstance(data, dict) or "pid" not in data or "create_time" not in data:
             return None
         return cls(int(data["pid"]), float(data["create_time"]))
+
+
+@dataclass(frozen=True)
+class PythonLaunch:
+    """How to start a Python child whose `Popen.pid` is the Python process itself."""
+
+    executable: str
+    env: dict[str, str]  # to add to the child's environment
+
+
+def python_launch(
+    executable: str | None = None, base_executable: str | None = None, windows: bool | None = None
+) -> PythonLaunch:
+    """The interpreter for `python -m <our module>` children (workers, simulators).
+
+    On Windows inside a venv, `sys.executable` is a redirector that starts the base interpreter as
+    *its* child (bpo-35797): `Popen.pid` would then not be the worker, whose claims and heartbeat
+    carry its own PID, and every live worker's claims would look orphaned. So, like
+    `multiprocessing` does, start the base interpreter directly and name the venv to it in
+    `__PYVENV_LAUNCHER__` (it then loads the venv's site-packages). Elsewhere `sys.executable`.
+    """
+    exe = sys.executable if executable is None else executable
+    base = getattr(sys, "_base_executable", exe) if base_executable is None else base_executable
+    on_windows = sys.platform == "win32" if windows is None else windows
+    if on_windows and base and os.path.normcase(base) != os.path.normcase(exe):
+        return PythonLaunch(base, {"__PYVENV_LAUNCHER__": exe})
+    return PythonLaunch(exe, {})
 
 
 def new_group_popen_kwargs() -> dict[str, Any]:

@@ -15,7 +15,6 @@ import logging
 import os
 import shutil
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -24,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from runtime.platform import ProcessRef, kill_tree, new_group_popen_kwargs
+from runtime.platform import ProcessRef, kill_tree, new_group_popen_kwargs, python_launch
 from worker.errors import AppiumServerError
 from worker.ports import ensure_port_free
 
@@ -90,8 +89,9 @@ def appium_spec(
 
 def simdevice_spec(port: int, cloud_url: str, log_path: Path) -> ServerSpec:
     """The simulated phone server (no Node needed)."""
+    launch = python_launch()
     command = [
-        sys.executable,
+        launch.executable,
         "-m",
         "worker.simdevice",
         "--port",
@@ -103,7 +103,7 @@ def simdevice_spec(port: int, cloud_url: str, log_path: Path) -> ServerSpec:
         "--parent-pid",  # it exits by itself if this worker is killed
         str(os.getpid()),
     ]
-    return ServerSpec("simdevice", tuple(command), port, log_path)
+    return ServerSpec("simdevice", tuple(command), port, log_path, dict(launch.env))
 
 
 class ServerProcess:

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
 
 import psutil
 
-from runtime.platform import ProcessRef, kill_tree, new_group_popen_kwargs, request_stop
+from runtime.platform import ProcessRef, kill_tree, new_group_popen_kwargs, python_launch, request_stop
 
 PARENT_WITH_CHILD = (
     "import subprocess, sys, time\n"
@@ -96,3 +97,21 @@ def test_a_finished_process_is_not_alive_and_cannot_be_stopped() -> None:
     proc.wait(timeout=10)
     assert not ref.is_alive()
     assert request_stop(ref) is False
+
+
+def test_in_a_windows_venv_the_base_interpreter_is_started_and_told_its_venv() -> None:
+    venv_exe, base_exe = r"C:\op\.venv\Scripts\python.exe", r"C:\Python312\python.exe"
+    launch = python_launch(venv_exe, base_exe, windows=True)
+    assert (launch.executable, launch.env) == (base_exe, {"__PYVENV_LAUNCHER__": venv_exe})
+    assert python_launch(base_exe, base_exe, windows=True).env == {}  # no venv: nothing to bypass
+    assert python_launch("/v/bin/python", "/usr/bin/python3", windows=False).executable == "/v/bin/python"
+
+
+def test_a_python_child_started_this_way_is_the_process_we_track_and_sees_our_packages() -> None:
+    launch = python_launch()
+    probe = "import os, psutil, filelock; print(os.getpid())"  # psutil/filelock: the venv's packages
+    proc = subprocess.Popen(
+        [launch.executable, "-c", probe], env={**os.environ, **launch.env}, stdout=subprocess.PIPE, text=True
+    )
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and int(out) == proc.pid
