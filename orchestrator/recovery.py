@@ -95,6 +95,7 @@ def stop_phones(
         ledger = {k: v for k, v in ledger.items() if v.worker_id == only_worker}
     if api is None:
         return PhoneCleanup((), "no GeeLark endpoint" if ledger else "")
+    asked_at = now()  # "stopped" lines carry when we asked (see RunDir.phones_left_running)
     try:
         try:
             listed = api.list_phones() if (project_accounts or all_phones) else None
@@ -106,12 +107,12 @@ def stop_phones(
         return PhoneCleanup((), f"GeeLark: {exc}")
     for r in results:
         if r.stopped and r.phone_id in ledger:
-            run_dir.record_phone("stopped", r.phone_id, r.serial_name, None, now())
+            run_dir.record_phone("stopped", r.phone_id, r.serial_name, None, asked_at)
     if listed is not None:
         up = {p.phone_id for p in listed if p.status.is_up}
         for phone_id, rec in ledger.items():
             if phone_id not in up:
-                run_dir.record_phone("stopped", phone_id, rec.serial_name, None, now())
+                run_dir.record_phone("stopped", phone_id, rec.serial_name, None, asked_at)
     return PhoneCleanup(tuple(results))
 
 

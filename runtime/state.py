@@ -161,6 +161,16 @@ class PhoneRecord:
     started_at: str
 
 
+def _started_after(started_at: str, stop_asked_at: object) -> bool:
+    """True if a phone's "started" line is later than the moment a stop was asked (see the ledger)."""
+    try:
+        started = datetime.fromisoformat(started_at)
+        asked = datetime.fromisoformat(str(stop_asked_at))
+        return started > asked
+    except (TypeError, ValueError):  # unreadable or naive/aware mix: the line order decides
+        return False
+
+
 class RunDir:
     """Paths and readers/writers of the run-state folder."""
 
@@ -256,7 +266,10 @@ class RunDir:
     def record_phone(
         self, event: PhoneEvent, phone_id: str, serial_name: str, worker_id: int | None, at: datetime
     ) -> None:
-        """Append one started/stopped event; one short line per write so appends do not interleave."""
+        """Append one started/stopped event; one short line per write so appends do not interleave.
+
+        `at`: for "started", when it was recorded (before the start request); for "stopped", when
+        the stop was asked, not when it was confirmed (see `phones_left_running`)."""
         line = json.dumps(
             {
                 "event": event,
@@ -287,7 +300,12 @@ class RunDir:
                 yield event
 
     def phones_left_running(self) -> dict[str, PhoneRecord]:
-        """Phones whose last recorded event is "started": ours, and maybe still billing."""
+        """Phones whose last recorded event is "started": ours, and maybe still billing.
+
+        A "stopped" line carries the time the stop was *asked*: it does not close a "started" line
+        recorded after that moment (another worker claimed the account meanwhile and started the
+        phone again while the stop was on its way), whatever order the two lines were appended in.
+        """
         running: dict[str, PhoneRecord] = {}
         for event in self.phone_events():
             phone_id = str(event["phone_id"])
@@ -298,6 +316,6 @@ class RunDir:
                     worker_id=event.get("worker_id"),
                     started_at=str(event.get("at", "")),
                 )
-            else:
-                running.pop(phone_id, None)
+            elif phone_id in running and not _started_after(running[phone_id].started_at, event.get("at")):
+                del running[phone_id]
         return running

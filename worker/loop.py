@@ -1,4 +1,6 @@
-"""The worker's loop: check stop -> claim -> attempt -> settle (fenced) -> keep or stop the phone.
+"""The worker's loop: check stop -> claim -> attempt -> settle (fenced) -> keep or stop the phone
+(after an infrastructure or account outcome the phone is stopped *before* settling, while the claim
+still keeps other workers off the account).
 
 Settling rules:
 - stopped at a safe point -> release (no attempt used; review if past the checkpoint);
@@ -117,11 +119,19 @@ class WorkerLoop:
                 # released without fault; the store makes it review if it was past the checkpoint
                 self._settle(claim, AttemptResult(None))
                 raise
+            troubled = _troubled(result)
             try:
-                self._settle(claim, result)
+                if troubled:
+                    # Stopped while our claim still holds the account: no other worker can claim
+                    # it and adopt the phone between our "is it in use?" check and the stop.
+                    self._keep_or_stop_phone(job.account, result)
             finally:
-                rig.status.job_done()
-            self._keep_or_stop_phone(job.account, result)
+                try:
+                    self._settle(claim, result)
+                finally:
+                    rig.status.job_done()
+            if not troubled:
+                self._keep_or_stop_phone(job.account, result)
             if rig.phones.current is None:
                 rig.status.update(phone_id=None)
 
@@ -158,13 +168,9 @@ class WorkerLoop:
         rig = self.rig
         if rig.phones.account != account:
             return
-        troubled = result.outcome is not None and result.outcome.kind in (
-            OutcomeKind.INFRASTRUCTURE,
-            OutcomeKind.ACCOUNT,
-        )
         keep = (
             rig.cfg.settings.worker.keep_phone_between_jobs
-            and not troubled
+            and not _troubled(result)
             and not rig.stop.requested
             and self._queue(lambda: rig.store.has_due_job(account, now_utc()))
         )
@@ -181,3 +187,11 @@ class WorkerLoop:
             rig.phones.release(stop=True)
         finally:
             rig.server.stop()
+
+
+def _troubled(result: AttemptResult) -> bool:
+    """An infrastructure or account outcome: the phone is stopped, never kept for the next job."""
+    return result.outcome is not None and result.outcome.kind in (
+        OutcomeKind.INFRASTRUCTURE,
+        OutcomeKind.ACCOUNT,
+    )

@@ -117,6 +117,7 @@ class PhoneManager:
         if not stop:
             self.current = None
             return
+        asked_at = self.now()  # the ledger's time of a stop: when asked (see RunDir.phones_left_running)
         try:
             self.client.stop_phone(handle.phone_id)
         except GeeLarkError as exc:
@@ -128,13 +129,13 @@ class PhoneManager:
             )
             self.current = None
             return
-        self._forget(stopped=True)
+        self._forget(stopped=True, asked_at=asked_at)
         log.info("phone %s (%s) stopped", handle.phone_id, handle.serial_name)
 
-    def _forget(self, stopped: bool) -> None:
+    def _forget(self, stopped: bool, asked_at: datetime | None = None) -> None:
         handle, self.current = self.current, None
         if handle is not None and stopped:
-            self._record("stopped", handle.phone_id, handle.serial_name)
+            self._record("stopped", handle.phone_id, handle.serial_name, asked_at)
 
     def _still_running(self, handle: PhoneHandle) -> bool:
         result = self.client.phone_status([handle.phone_id])
@@ -184,8 +185,9 @@ class PhoneManager:
                 if time.monotonic() >= deadline:
                     raise
 
-    def _record(self, event: str, phone_id: str, account: str) -> None:
+    def _record(self, event: str, phone_id: str, account: str, at: datetime | None = None) -> None:
+        when = self.now() if at is None else at
         if event == "started":
-            self.run_dir.record_phone("started", phone_id, account, self.worker_id, self.now())
+            self.run_dir.record_phone("started", phone_id, account, self.worker_id, when)
         else:
-            self.run_dir.record_phone("stopped", phone_id, account, self.worker_id, self.now())
+            self.run_dir.record_phone("stopped", phone_id, account, self.worker_id, when)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from runtime.platform import ProcessRef
@@ -43,6 +43,29 @@ def test_phones_left_running_are_those_started_and_not_stopped(tmp_path: Path) -
     with open(run.phones_ledger, "a", encoding="utf-8") as fh:
         fh.write('{"event": "sto')  # torn by a kill mid-append
     assert set(run.phones_left_running()) == {"p2"}
+
+
+def test_a_stop_asked_before_another_worker_started_the_phone_again_leaves_it_running(
+    tmp_path: Path,
+) -> None:
+    # W0 asks GeeLark to stop p1; meanwhile W1 claims the account and starts p1 again; W0's
+    # "stopped" line is appended last. The phone runs for W1: it must stay in the ledger.
+    run = RunDir(tmp_path)
+    run.record_phone("started", "p1", "phone1", 0, NOW)
+    run.record_phone("started", "p1", "phone1", 1, NOW + timedelta(seconds=2))
+    run.record_phone("stopped", "p1", "phone1", 0, NOW + timedelta(seconds=1))
+    left = run.phones_left_running()
+    assert set(left) == {"p1"} and left["p1"].worker_id == 1
+    run.record_phone("stopped", "p1", "phone1", 1, NOW + timedelta(seconds=3))
+    assert run.phones_left_running() == {}
+
+
+def test_an_unreadable_stop_time_falls_back_to_the_line_order(tmp_path: Path) -> None:
+    run = RunDir(tmp_path)
+    run.record_phone("started", "p1", "phone1", 0, NOW)
+    with open(run.phones_ledger, "a", encoding="utf-8") as fh:
+        fh.write('{"event": "stopped", "phone_id": "p1", "serial_name": "phone1", "at": "yesterday"}\n')
+    assert run.phones_left_running() == {}
 
 
 def test_stop_requests_for_one_worker_and_for_all(tmp_path: Path) -> None:

@@ -65,6 +65,14 @@ def test_each_fault_class_yields_its_outcome(make_run: Callable[..., SimRun]) ->
     assert sorted(p["jobTag"] for p in run.sim.state()["publishes"]) == sorted(
         [jobs["ok"].job_id, jobs["slow"].job_id]
     )
+    # after an infrastructure or account outcome the phone is stopped before the claim is settled
+    # (while no other worker may claim the account and adopt the phone mid-stop)
+    for account in ("lost", "susp"):
+        settled_line = f"job {jobs[account].job_id} -> "
+        lines = next(run.output(w) for w in (0, 1) if settled_line in run.output(w)).splitlines()
+        stopped = next(i for i, line in enumerate(lines) if f"({account}) stopped" in line)
+        settled = next(i for i, line in enumerate(lines) if settled_line in line)
+        assert stopped < settled, "\n".join(lines[min(stopped, settled) : max(stopped, settled) + 1])
     run.wait_phones_stopped()
 
 
