@@ -85,6 +85,9 @@ class PhoneManager:
         elif self.current is not None:
             self.release(stop=True)
         phone = self.client.find_phone(account)
+        # Recorded after the status read and before the start call: a stop asked before we saw the
+        # phone cannot close this line (see RunDir.phones_left_running), and a kill after the start
+        # call still leaves the phone in the ledger.
         self._record("started", phone.id, account)
         self.current = PhoneHandle(phone.id, account, "")
         if phone.status is not PhoneStatus.RUNNING:
