@@ -3,7 +3,7 @@
     .venv/bin/python bench/fleet.py [--quick]
 
 Every part runs real `--run` processes on an external GeeLark simulator (fault mix `none`, fixed
-simulated durations) in a tmp folder, like the chaos suite (tests/chaos/fleet_harness.py):
+simulated durations) in a tmp folder, like the chaos suite (harness/fleet.py):
 1. scheduling efficiency: makespan (first claim to last completion) of N workers (4, 8, 16) over M
    jobs on 16 accounts, and of 1 worker on as many jobs per account of fewer accounts, against the
    ideal bound M x d / min(N, accounts) with d the run's own mean job time (claim to completion):
@@ -36,10 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from jobqueue import JobStatus, NewJob
-from runtime.platform import ProcessRef
-from runtime.state import Heartbeat
-from tests.chaos.fleet_harness import (
+from harness.fleet import (
     Fleet,
     FleetConfig,
     child_env,
@@ -48,7 +45,10 @@ from tests.chaos.fleet_harness import (
     start_simulator,
     wait_for,
 )
-from tests.support import free_port_base
+from harness.processes import free_port_base
+from jobqueue import JobStatus, NewJob
+from runtime.platform import ProcessRef
+from runtime.state import Heartbeat
 
 BOOT_SIM_S = 10.0  # simulated seconds; the simulator's adb delay (3 s) and upload (4 s) are fixed
 POST_SIM_S = 20.0

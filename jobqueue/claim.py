@@ -1,9 +1,8 @@
 """The claim rule: which job a worker takes next (pure).
 
 A job is due if it is pending, or retrying with ``retry_at <= now``, and has an account (an empty
-account means unassigned: never claimable). Its account is eligible if it (a) has fewer successes
-than ``policy.daily_limit`` on today's calendar day in the policy timezone (by ``completed_at``),
-(b) holds no claimed job, (c) is neither blocked nor cooling down.
+account means unassigned: never claimable). Its account is eligible if its gate is open
+(``jobqueue.gate``: not blocked, not cooling down, no claimed job, under the daily limit).
 
 Fairness order among eligible accounts: ``prefer_account`` first (a worker already running that
 account's phone), then fewest successes today, then oldest last claim (never claimed first), then
@@ -12,11 +11,10 @@ the file position of the account's first due job. Within an account, jobs go in 
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from jobqueue.daily import local_day
+from jobqueue.gate import account_facts, account_gate
 from jobqueue.model import AccountsState, Job, JobStatus
 from jobqueue.policy import QueuePolicy
 
@@ -40,38 +38,24 @@ def next_claim(
     prefer_account: str | None = None,
 ) -> Job | None:
     """The job to claim next under the rule above, or None if nothing is claimable."""
-    today = local_day(now, policy.timezone)
-    successes: Counter[str] = Counter()
-    busy: set[str] = set()
+    facts = account_facts(jobs, now, policy)
     last_claim: dict[str, datetime] = {}
     first_due: dict[str, int] = {}
     for position, job in enumerate(jobs):
         account = job.account
         if not account:
             continue
-        status = job.status
-        if status is JobStatus.CLAIMED:
-            busy.add(account)
-        elif status is JobStatus.SUCCESS:
-            if job.completed_at is not None and local_day(job.completed_at, policy.timezone) == today:
-                successes[account] += 1
-        elif account not in first_due and is_due(job, now):
+        if account not in first_due and is_due(job, now):
             first_due[account] = position
         claimed_at = job.claimed_at
         if claimed_at is not None and claimed_at > last_claim.get(account, NEVER):
             last_claim[account] = claimed_at
-    eligible = [
-        account
-        for account in first_due
-        if account not in busy
-        and successes[account] < policy.daily_limit
-        and accounts.is_available(account, now)
-    ]
+    eligible = [a for a in first_due if account_gate(a, facts[a], accounts, now, policy).open]
     if not eligible:
         return None
     if prefer_account in eligible:
         return jobs[first_due[prefer_account]]
-    chosen = min(eligible, key=lambda a: (successes[a], last_claim.get(a, NEVER), first_due[a]))
+    chosen = min(eligible, key=lambda a: (facts[a].successes_today, last_claim.get(a, NEVER), first_due[a]))
     return jobs[first_due[chosen]]
 
 

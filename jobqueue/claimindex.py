@@ -13,6 +13,7 @@ from datetime import date, datetime
 
 from jobqueue.claim import NEVER, is_due
 from jobqueue.daily import local_day
+from jobqueue.gate import AccountFacts, account_gate
 from jobqueue.model import AccountsState, Job, JobStatus
 from jobqueue.policy import QueuePolicy
 
@@ -78,14 +79,16 @@ class ClaimIndex:
     def _first_due(self, jobs: Sequence[Job], account: str, now: datetime) -> int | None:
         return next((p for p in self.candidates[account] if is_due(jobs[p], now)), None)
 
-    def _eligible(
-        self, account: str, today: date, accounts: AccountsState, now: datetime, limit: int
-    ) -> bool:
-        return (
-            self.busy[account] <= 0
-            and self.success_days[(account, today)] < limit
-            and accounts.is_available(account, now)
+    def facts(self, account: str, today: date) -> AccountFacts:
+        """The gate's facts about ``account`` on the local day ``today``."""
+        return AccountFacts(
+            claimed=max(0, self.busy[account]), successes_today=self.success_days[(account, today)]
         )
+
+    def _eligible(
+        self, account: str, today: date, accounts: AccountsState, now: datetime, policy: QueuePolicy
+    ) -> bool:
+        return account_gate(account, self.facts(account, today), accounts, now, policy).open
 
     def next_claim(
         self,
@@ -99,7 +102,7 @@ class ClaimIndex:
         today = local_day(now, self.timezone)
         best: tuple[int, datetime, int] | None = None
         for account, positions in self.candidates.items():
-            if not positions or not self._eligible(account, today, accounts, now, policy.daily_limit):
+            if not positions or not self._eligible(account, today, accounts, now, policy):
                 continue
             first = self._first_due(jobs, account, now)
             if first is None:
@@ -118,5 +121,5 @@ class ClaimIndex:
         if not account or not self.candidates.get(account):
             return False
         today = local_day(now, self.timezone)
-        eligible = self._eligible(account, today, accounts, now, policy.daily_limit)
+        eligible = self._eligible(account, today, accounts, now, policy)
         return eligible and self._first_due(jobs, account, now) is not None

@@ -17,7 +17,13 @@ DEFAULT_REQUEUE = (JobStatus.FAILED,)
 
 @runtime_checkable
 class JobStore(Protocol):
-    """Every method is one atomic operation on the queue (see docs/design.md for the contract)."""
+    """Every method is one atomic operation on the queue (see docs/design.md for the contract).
+
+    ``policy`` is the rule set the store claims by; readers of a snapshot judge it with the same one.
+    """
+
+    @property
+    def policy(self) -> QueuePolicy: ...
 
     def claim_next(
         self, worker_id: int, worker_pid: int, now: datetime, prefer_account: str | None = None
@@ -52,6 +58,10 @@ class MemoryJobStore:
     def __init__(self, policy: QueuePolicy | None = None, rng: random.Random | None = None) -> None:
         self._table = JobTable([], AccountsState(), policy or QueuePolicy(), rng or random.Random())
         self._lock = threading.Lock()
+
+    @property
+    def policy(self) -> QueuePolicy:
+        return self._table.policy
 
     def claim_next(
         self, worker_id: int, worker_pid: int, now: datetime, prefer_account: str | None = None

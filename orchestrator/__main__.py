@@ -1,5 +1,5 @@
 """`python -m orchestrator`: the same console as `parallel-orchestrator`."""
 
-from orchestrator.cli import main
+from orchestrator.cli.app import main
 
 main()

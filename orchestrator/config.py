@@ -21,7 +21,7 @@ from runtime.settings import (
     load_settings,
     settings_to_dict,
 )
-from worker.ports import MAX_WORKERS, PortBases, PortPlanError, WorkerPorts, fleet_plan
+from worker.contract import MAX_WORKERS, PortBases, PortPlanError, WorkerPorts, fleet_plan
 
 DEFAULT_CONFIG_NAME = "parallel-orchestrator.toml"
 

@@ -217,6 +217,11 @@ class RunDir:
     def read_run(self) -> RunInfo | None:
         return RunInfo.from_json(read_json(self.run_file))
 
+    def live_run(self) -> RunInfo | None:
+        """The run recorded in run.json if its orchestrator process is still alive, else None."""
+        info = self.read_run()
+        return info if info is not None and info.process.is_alive() else None
+
     def clear_run(self) -> None:
         self.run_file.unlink(missing_ok=True)
 

@@ -1,7 +1,7 @@
 """`python -m worker --id N [--settings FILE | --config FILE] [--parent-pid P] [--simulate]`.
 
 Runs one worker until nothing is due or it is asked to stop (SIGINT/SIGTERM, Windows CTRL_BREAK,
-the run's stop files, or the parent process going away). Exit codes: worker.loop.ExitCode.
+the run's stop files, or the parent process going away). Exit codes: worker.contract.WorkerExit.
 """
 
 from __future__ import annotations
@@ -20,17 +20,18 @@ from geelark.settings import GeeLarkSettings
 from jobqueue import CsvJobStore, JobStatus, JobStore
 from runtime.logs import register_secret, setup_process_logging
 from runtime.platform import ProcessRef, install_stop_handlers
+from runtime.ports import PortInUse, ensure_port_free
 from runtime.settings import ConfigError, Settings, load_settings, read_settings
 from worker.adb import Adb, RealAdb, SimAdb
 from worker.appium_server import ServerProcess, ServerSpec, appium_spec, simdevice_spec
 from worker.config import WorkerConfig, build_config
+from worker.contract import PortPlanError, WorkerExit
 from worker.errors import AppiumServerError, FlowFileError
 from worker.flow import load_flow
+from worker.heartbeat import HeartbeatThread, StopControl, WorkerStatus
 from worker.job import Rig
-from worker.loop import ExitCode, WorkerLoop
+from worker.loop import WorkerLoop
 from worker.phone import PhoneManager, PhoneTimeouts
-from worker.ports import PortInUse, PortPlanError, ensure_port_free
-from worker.status import HeartbeatThread, StopControl, WorkerStatus
 
 log = logging.getLogger("worker")
 
@@ -119,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = build_config(args.id, settings, os.environ, args.simulate, args.parent_pid)
     except (ConfigError, PortPlanError, ValueError) as exc:
         print(f"worker {args.id}: {exc}", file=sys.stderr)
-        return ExitCode.CONFIG
+        return WorkerExit.CONFIG
     setup_process_logging(cfg.worker_log, f"W{cfg.worker_id}")
     stop = StopControl(cfg.run_dir, cfg.worker_id, cfg.parent, parent_expected=args.parent_pid is not None)
     install_stop_handlers(stop.on_signal)
@@ -130,10 +131,10 @@ def main(argv: list[str] | None = None) -> int:
         ensure_port_free(cfg.ports.appium)
     except (FlowFileError, AppiumServerError, ConfigError, GeeLarkConfigError, ValueError) as exc:
         log.error("cannot start: %s", exc)
-        return ExitCode.CONFIG
+        return WorkerExit.CONFIG
     except PortInUse as exc:
         log.error("cannot start: %s", exc)
-        return ExitCode.PORT_IN_USE
+        return WorkerExit.PORT_IN_USE
     atexit.register(rig.server.stop)  # last resort; the loop's finally stops it first
     heartbeat = HeartbeatThread(cfg.run_dir, status, stop, cfg.settings.worker.heartbeat_interval_s)
     heartbeat.beat()
@@ -145,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         "simulate" if cfg.simulate else "real phones",
         cfg.ports.appium,
     )
-    code = ExitCode.CRASHED
+    code = WorkerExit.CRASHED
     try:
         code = WorkerLoop(rig).run()
     except Exception:
@@ -153,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         raise
     finally:
         heartbeat.halt()
-        if code is not ExitCode.CRASHED:
+        if code is not WorkerExit.CRASHED:
             cfg.run_dir.remove_heartbeat(cfg.worker_id)
         rig.client.close()
         log.info("worker %s exits with %s (%d)", cfg.worker_id, code.name, int(code))

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from runtime.platform import ProcessRef, kill_tree, new_group_popen_kwargs, python_launch
+from runtime.ports import ensure_port_free
 from worker.errors import AppiumServerError
-from worker.ports import ensure_port_free
 
 log = logging.getLogger(__name__)
 

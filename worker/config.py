@@ -17,8 +17,7 @@ from jobqueue import QueuePolicy
 from runtime.platform import ProcessRef
 from runtime.settings import Settings
 from runtime.state import RunDir
-from worker.ports import PortBases, WorkerPorts, port_plan
-from worker.settings import queue_policy
+from worker.contract import PortBases, WorkerPorts, port_plan, queue_policy
 
 REAL_POLL_S = 2.0
 MIN_POLL_S = 0.05

@@ -17,6 +17,7 @@ from typing import Any
 from geelark.client import GeeLarkClient
 from geelark.errors import Interrupted
 from jobqueue import Claim, JobStore, LostClaim, Outcome, OutcomeKind
+from runtime.ports import PortInUse
 from worker.adb import Adb
 from worker.appium_server import ServerProcess
 from worker.classify import classify
@@ -25,10 +26,9 @@ from worker.errors import JobTimeout, StopRequested
 from worker.evidence import AttemptLog
 from worker.flow import Flow
 from worker.flow_engine import FlowHooks, FlowRun
+from worker.heartbeat import StopControl, WorkerStatus
 from worker.phone import PhoneHandle, PhoneManager
-from worker.ports import PortInUse
 from worker.session import open_session, quit_session, session_options
-from worker.status import StopControl, WorkerStatus
 from worker.video import (
     announce_to_gallery,
     check_video,

@@ -18,31 +18,20 @@ import os
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from enum import IntEnum
 from typing import TypeVar
 
 from jobqueue import Claim, CorruptProgressFile, FileBusy, JobStatus, LockTimeout, LostClaim, OutcomeKind
 from runtime.logs import log_context
+from runtime.ports import PortInUse
+from worker.contract import WorkerExit
 from worker.errors import ForcedStop
 from worker.job import AttemptResult, JobAttempt, Rig
-from worker.ports import PortInUse
 
 log = logging.getLogger(__name__)
 
 BUSY_RETRY_S = 5.0
 BUSY_RETRIES = 6
 T = TypeVar("T")
-
-
-class ExitCode(IntEnum):
-    """How `python -m worker` ends."""
-
-    DONE = 0  # nothing due, or stopped on request (signal, stop file, parent gone)
-    CRASHED = 1  # an unexpected error (see logs/worker_N.log)
-    CONFIG = 2  # bad arguments, settings or flow file
-    PORT_IN_USE = 3  # a port of this worker's plan is taken by another process
-    QUEUE_CORRUPT = 4  # the progress file cannot be read; nothing was written
-    FORCED_STOP = 5  # a second stop signal: job abandoned at once (claim released, cleanup done)
 
 
 def now_utc() -> datetime:
@@ -54,23 +43,23 @@ class WorkerLoop:
         self.rig = rig
         self.pid = os.getpid()
 
-    def run(self) -> ExitCode:
+    def run(self) -> WorkerExit:
         """Work until nothing is due or a stop is requested; always cleans up what it started."""
         try:
             return self._work()
         except CorruptProgressFile as exc:
             log.error("the progress file cannot be used: %s", exc)
-            return ExitCode.QUEUE_CORRUPT
+            return WorkerExit.QUEUE_CORRUPT
         except PortInUse as exc:
             log.error("%s", exc)
-            return ExitCode.PORT_IN_USE
+            return WorkerExit.PORT_IN_USE
         except ForcedStop:
             log.warning("forced stop: job abandoned, claim released")
-            return ExitCode.FORCED_STOP
+            return WorkerExit.FORCED_STOP
         finally:
             self.shutdown()
 
-    def _work(self) -> ExitCode:
+    def _work(self) -> WorkerExit:
         rig = self.rig
         while not rig.stop.requested:
             claim = self._claim()
@@ -78,10 +67,10 @@ class WorkerLoop:
                 if rig.stop.requested:
                     break
                 log.info("nothing is due for this worker: exiting")
-                return ExitCode.DONE
+                return WorkerExit.DONE
             self._process(claim)
         log.info("stopping: %s", rig.stop.reason)
-        return ExitCode.DONE
+        return WorkerExit.DONE
 
     def _claim(self) -> Claim | None:
         rig = self.rig

@@ -17,8 +17,8 @@ if TYPE_CHECKING:  # the Appium client (~0.2 s of imports) loads with the first 
     from appium import webdriver
     from appium.options.android import UiAutomator2Options
 
+from worker.contract import WorkerPorts
 from worker.flow import Flow
-from worker.ports import WorkerPorts
 
 log = logging.getLogger(__name__)
 

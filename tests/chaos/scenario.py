@@ -22,11 +22,11 @@ from pathlib import Path
 
 import psutil
 
+from harness.fleet import Fleet, interrupt, sigkill, wait_for
 from jobqueue import JobStatus, QueueError
-from orchestrator.outlook import work_outlook
+from jobqueue.outlook import work_outlook
 from runtime.platform import ProcessRef
 from tests.chaos.evidence import claimed_rows_per_account
-from tests.chaos.fleet_harness import Fleet, interrupt, sigkill, wait_for
 
 AIMED_AFTER_CHECKPOINT = ("checkpoint recorded", "step confirm_publish")
 
@@ -271,7 +271,7 @@ def start_run(fleet: Fleet) -> subprocess.Popen[bytes]:
 
 
 def nothing_due(fleet: Fleet) -> bool:
-    outlook = work_outlook(fleet.snapshot(), datetime.now().astimezone(), 100_000, None)
+    outlook = work_outlook(fleet.snapshot(), datetime.now().astimezone(), fleet.store().policy)
     return outlook.finished()
 
 

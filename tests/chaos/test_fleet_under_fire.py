@@ -18,6 +18,13 @@ from typing import Any
 
 import pytest
 
+from harness.fleet import (
+    Fleet,
+    FleetConfig,
+    fast_flow_file,
+    start_simulator,
+)
+from harness.processes import free_port_base
 from jobqueue import QueueSnapshot
 from jobqueue.journal import journal_path, read_journal
 from runtime.platform import ProcessRef
@@ -31,14 +38,7 @@ from tests.chaos.evidence import (
     read_worker_logs,
     replay_journal,
 )
-from tests.chaos.fleet_harness import (
-    Fleet,
-    FleetConfig,
-    fast_flow_file,
-    start_simulator,
-)
 from tests.chaos.scenario import ChaosPlan, ChaosRecord, run_chaos
-from tests.support import free_port_base
 
 pytestmark = [
     pytest.mark.chaos,

@@ -19,10 +19,10 @@ from typing import TypeVar
 import pytest
 import requests
 
+from harness.processes import run_orchestrator, subprocess_env, wait_for
 from jobqueue import CsvJobStore, NewJob, QueueSnapshot
 from runtime.platform import ProcessRef, kill_tree, new_group_popen_kwargs
 from runtime.state import RunDir
-from tests.support import run_orchestrator, subprocess_env, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")

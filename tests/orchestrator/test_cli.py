@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from jobqueue import JobStatus, Outcome, OutcomeKind
-from orchestrator.cli import app
+from orchestrator.cli.app import app
 from scheduler.operations import ChangeRequest, apply_changes
 from tests.orchestrator.conftest import Workdir
 

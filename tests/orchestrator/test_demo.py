@@ -7,10 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from harness.processes import free_port_base
 from jobqueue import CsvJobStore, JobStatus
 from runtime.state import RunDir
 from tests.orchestrator.conftest import Reaper, subprocess_env
-from tests.support import free_port_base
 
 
 def test_the_demo_runs_end_to_end_and_its_report_agrees_with_the_csv(tmp_path: Path, reaper: Reaper) -> None:

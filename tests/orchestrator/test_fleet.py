@@ -7,8 +7,8 @@ import sys
 import time
 from pathlib import Path
 
-from orchestrator.fleet import Fleet, WorkerLaunch, WorkerProcess
-from orchestrator.supervision import RestartPolicy, WorkerState
+from orchestrator.run.fleet import Fleet, WorkerLaunch, WorkerProcess
+from orchestrator.run.supervision import RestartPolicy, WorkerState
 from runtime.platform import ProcessRef
 from tests.orchestrator.conftest import Reaper, wait_for
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from orchestrator.follow import LogTail, follow, last_lines, log_files
+from orchestrator.views.logs import LogTail, follow, last_lines, log_files
 
 
 def test_new_complete_lines_are_returned_once_and_partial_lines_wait(tmp_path: Path) -> None:

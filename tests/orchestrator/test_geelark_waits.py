@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from geelark import Interrupted
-from orchestrator.geelark_access import client_settings
-from orchestrator.run_context import StopSignals
-from orchestrator.runner import open_run
+from orchestrator.adapters.geelark_api import client_settings
+from orchestrator.run.context import StopSignals
+from orchestrator.run.runner import open_run
 from runtime.settings import Settings, load_settings
 
 

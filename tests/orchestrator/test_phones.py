@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from geelark.status import PhoneStatus
-from orchestrator.phones import ListedPhone, PhoneTarget, choose_phones, stop_and_verify
+from orchestrator.adapters.geelark_api import ListedPhone
+from orchestrator.run.phones import PhoneTarget, choose_phones, stop_and_verify
 from runtime.state import PhoneRecord
 
 LEDGER = {"p1": PhoneRecord("p1", "acct1", 0, "t")}

@@ -14,8 +14,9 @@ from collections.abc import Callable
 import pytest
 from typer.testing import CliRunner
 
+from harness.processes import free_port_base
 from jobqueue import JobStatus, QueueSnapshot
-from orchestrator.cli import app
+from orchestrator.cli.app import app
 from runtime.platform import ProcessRef
 from tests.orchestrator.conftest import (
     Workdir,
@@ -24,7 +25,6 @@ from tests.orchestrator.conftest import (
     running_phones,
     wait_for,
 )
-from tests.support import free_port_base
 
 GRACE_S = 20.0
 WORKERS = 3

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator import supervision as sv
-from orchestrator.supervision import WorkerSlot, WorkerState
+from orchestrator.run import supervision as sv
+from orchestrator.run.supervision import WorkerSlot, WorkerState
 
 POLICY = sv.RestartPolicy(start_secs=3.0, max_crashes=3, backoff_base_s=2.0, backoff_cap_s=5.0, stable_s=60.0)
 
@@ -102,7 +102,7 @@ def test_the_crash_reason_names_the_workers_exit_meaning() -> None:
 
 
 def test_a_second_ctrl_c_forces_only_when_it_is_not_the_same_keypress_delivered_twice() -> None:
-    from orchestrator.run_context import StopSignals
+    from orchestrator.run.context import StopSignals
 
     now = [0.0]
     stop = StopSignals(clock=lambda: now[0])
@@ -117,7 +117,7 @@ def test_a_second_ctrl_c_forces_only_when_it_is_not_the_same_keypress_delivered_
 
 
 def test_spawns_follow_the_stagger_and_never_wait_for_the_next_tick() -> None:
-    from orchestrator.runner import MAX_SPAWNS_PER_TICK, TICK_S, spawns_due
+    from orchestrator.run.runner import MAX_SPAWNS_PER_TICK, TICK_S, spawns_due
 
     assert spawns_due(0.1, 0.5) == 0
     assert spawns_due(0.5, 0.5) == 1

@@ -6,48 +6,16 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
-from jobqueue import JobStatus
+from jobqueue import JobStatus, QueuePolicy
+from jobqueue.outlook import work_outlook
+from orchestrator.cli.render import status_lines
 from orchestrator.jsonable import dumps
-from orchestrator.outlook import work_outlook
-from orchestrator.progress import progress_line, progress_view
-from orchestrator.render import status_lines
-from orchestrator.report import build_report, summary_text
-from orchestrator.status import build_status
+from orchestrator.views.progress import progress_line, progress_view
+from orchestrator.views.report import build_report, summary_text
+from orchestrator.views.status_report import build_status
 from tests.orchestrator.factories import NOW, claimed, done, job, snapshot
 
 LOGS = Path("logs")
-
-
-def test_outlook_counts_due_jobs_and_accounts() -> None:
-    snap = snapshot(
-        job("j1", "a1"), job("j2", "a1"), job("j3", "a2"), claimed("j4", "a3", 0, 10), job("j5", "a3")
-    )
-    out = work_outlook(snap, NOW, daily_limit=5, timezone="UTC")
-    assert out.due_now == 3
-    assert out.due_accounts == {"a1", "a2"}
-    assert out.claimed == 1
-    assert not out.finished()
-
-
-def test_outlook_waits_for_a_retry_due_today_but_not_for_tomorrows_daily_limit() -> None:
-    retry = job("r", "a1", JobStatus.RETRYING, retry_at=NOW + timedelta(seconds=30))
-    limited = job("l", "a2")
-    snap = snapshot(retry, limited, done("d", "a2"))
-    out = work_outlook(snap, NOW, daily_limit=1, timezone="UTC")
-    assert out.due_now == 0 and out.next_due_at == NOW + timedelta(seconds=30)
-    assert out.held_by_daily_limit == 1
-    assert not out.finished()
-    later = work_outlook(snapshot(limited, done("d", "a2")), NOW, daily_limit=1, timezone="UTC")
-    assert later.finished()
-
-
-def test_outlook_ignores_blocked_accounts_and_waits_out_a_cooldown() -> None:
-    snap = snapshot(
-        job("b", "blocked"), job("c", "cool"), blocked={"blocked": "suspended"}, cooling={"cool": 20}
-    )
-    out = work_outlook(snap, NOW, daily_limit=5, timezone="UTC")
-    assert out.blocked == 1
-    assert out.next_due_at == NOW + timedelta(seconds=20)
 
 
 def test_progress_line_counts_done_and_lists_active_workers_oldest_first() -> None:
@@ -71,8 +39,7 @@ def status_of(snap, heartbeats=None):  # type: ignore[no-untyped-def]
     return build_status(
         snap,
         NOW,
-        daily_limit=2,
-        timezone="UTC",
+        policy=QueuePolicy(daily_limit=2, timezone="UTC"),
         progress_file=Path("parallel_progress.csv"),
         logs_dir=LOGS,
         heartbeats=heartbeats or {},
@@ -140,7 +107,8 @@ def test_status_and_outlook_of_ten_thousand_jobs_count_every_one() -> None:
     assert report.total == 10_000
     assert (report.counts["success"], report.counts["pending"]) == (5000, 5000)
     assert len(report.accounts) == 50
-    out = work_outlook(snap, NOW, 2, "UTC")  # every account already posted 100 times today
+    # every account already posted 100 times today
+    out = work_outlook(snap, NOW, QueuePolicy(daily_limit=2, timezone="UTC"))
     assert (out.due_now, out.held_by_daily_limit, out.next_due_at) == (0, 5000, None)
 
 

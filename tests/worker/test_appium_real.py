@@ -18,10 +18,10 @@ import pytest
 from runtime.platform import ProcessRef
 from tests.worker.conftest import REPO, free_port_base
 from worker.appium_server import ServerProcess, appium_spec
+from worker.contract import PortBases, fleet_plan
 from worker.errors import AccountProblem
 from worker.flow import load_flow
 from worker.flow_engine import FlowRun
-from worker.ports import PortBases, fleet_plan
 from worker.session import open_session, quit_session, session_options
 
 pytestmark = pytest.mark.appium

@@ -13,11 +13,12 @@ from selenium.common import exceptions as sx
 
 from geelark.auth import bearer_headers
 from geelark.simulator import SimulatorConfig, SimulatorServer, parse_faults
+from runtime.ports import PortInUse
 from tests.worker.conftest import TIME_SCALE, free_port_base, wait_until
 from worker.appium_server import ServerProcess, simdevice_spec
+from worker.contract import port_plan
 from worker.flow import load_flow
 from worker.flow_engine import FlowRun
-from worker.ports import PortInUse, port_plan
 from worker.session import open_session, quit_session, session_options
 from worker.simdevice.server import SimDeviceServer
 

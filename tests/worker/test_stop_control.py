@@ -9,7 +9,7 @@ import pytest
 
 from geelark import Interrupted, stoppable_sleep
 from runtime.state import RunDir
-from worker.status import StopControl
+from worker.heartbeat import StopControl
 
 
 def test_a_stop_cuts_waits_inside_a_job_only(tmp_path: Path) -> None:

@@ -1,0 +1,127 @@
+"""The subcommands: `logs`, `requeue`, `unblock`, `demo` (registered on the app in cli.py)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from orchestrator.adapters.queue_commands import requeue as requeue_jobs
+from orchestrator.adapters.queue_commands import unblock as unblock_account
+from orchestrator.cli import console
+from orchestrator.cli.options import CliState, errors_as_exit_codes, fail, state_of
+from orchestrator.config import load_config
+from orchestrator.exit_codes import ExitCode
+from orchestrator.views.logs import follow as follow_files
+from orchestrator.views.logs import last_lines, log_files
+from runtime.platform import install_stop_handlers
+
+
+def logs(
+    ctx: typer.Context,
+    follow: Annotated[
+        bool, typer.Option("-f", "--follow", help="Keep printing new lines (Ctrl+C to quit).")
+    ] = False,
+    worker: Annotated[int | None, typer.Option("--worker", "-w", help="Only this worker's log.")] = None,
+    lines: Annotated[int, typer.Option("-n", "--lines", help="Lines of history per file first.")] = 10,
+    no_orchestrator: Annotated[
+        bool, typer.Option("--no-orchestrator", help="Leave out orchestrator.log.")
+    ] = False,
+) -> None:
+    """Show the workers' logs, multiplexed with a `W0 | ` prefix per worker (or one worker's log).
+
+    Works the same on Windows (no tail -f needed): files are polled, rotation and truncation handled.
+    """
+    state: CliState = state_of(ctx)
+    with errors_as_exit_codes():
+        logs_dir = state.settings().paths.logs_dir
+
+    def discover() -> dict[str, Path]:
+        return log_files(logs_dir, worker, include_orchestrator=not no_orchestrator)
+
+    width = max([len(p) for p in discover()] + [2])
+    if not follow:
+        for prefix, path in discover().items():
+            for line in last_lines(path, lines):
+                console.echo(f"{prefix.ljust(width)} | {line}")
+        return
+    from orchestrator.run.context import StopSignals  # imported here: --status must start fast
+
+    stop = StopSignals()
+    install_stop_handlers(stop.on_signal)
+    for prefix, line in follow_files(discover, lines, lambda: stop.count == 0):
+        console.echo(f"{prefix.ljust(width)} | {line}")
+
+
+def requeue(
+    ctx: typer.Context,
+    job_ids: Annotated[
+        list[str] | None, typer.Argument(help="Jobs to requeue (default: all in the chosen states).")
+    ] = None,
+    failed: Annotated[bool, typer.Option("--failed", help="Requeue failed jobs.")] = False,
+    review: Annotated[
+        bool, typer.Option("--review", help="Requeue review jobs (check they were NOT posted!).")
+    ] = False,
+) -> None:
+    """Put failed (or review) jobs back to pending. Review jobs may already be posted: check first."""
+    state = state_of(ctx)
+    if not job_ids and not (failed or review):
+        raise fail("say what to requeue: JOB_ID ..., --failed and/or --review", ExitCode.USAGE)
+    with errors_as_exit_codes():
+        result = requeue_jobs(state.settings(), job_ids or [], failed, review)
+    if state.json:
+        console.echo_json(result)
+        return
+    console.echo(f"Requeued {len(result.requeued)} job(s) ({' / '.join(result.statuses)} -> pending)")
+    for job_id in result.requeued:
+        console.echo(f"  {job_id}")
+
+
+def unblock(
+    ctx: typer.Context,
+    account: Annotated[str, typer.Argument(help="The account (phone name) to unblock.")],
+) -> None:
+    """Lift an account's block (account problem) or infrastructure cooldown."""
+    state = state_of(ctx)
+    with errors_as_exit_codes():
+        lifted = unblock_account(state.settings(), account)
+    if state.json:
+        console.echo_json({"account": account, "unblocked": lifted})
+        return
+    console.echo(f"{account}: unblocked" if lifted else f"{account} was neither blocked nor cooling down")
+
+
+def demo(
+    ctx: typer.Context,
+    folder: Annotated[Path, typer.Option("--dir", help="Where to create the sample working folder.")] = Path(
+        "demo"
+    ),
+    workers: Annotated[int, typer.Option("--workers", "-w", help="Parallel workers.")] = 3,
+    videos: Annotated[int, typer.Option("--videos", help="Sample videos (one job each).")] = 16,
+    accounts: Annotated[
+        int, typer.Option("--accounts", help="Sample accounts (one simulated phone each).")
+    ] = 4,
+    faults: Annotated[
+        str, typer.Option("--faults", help="Simulated trouble: demo (a quick mix), realistic or none.")
+    ] = "demo",
+    port_base: Annotated[
+        int | None, typer.Option("--port-base", help="First Appium port if 4723.. are taken.")
+    ] = None,
+) -> None:
+    """Create a sample folder (videos, captions, accounts) and run it end to end on the simulator."""
+    from orchestrator.cli.actions import execute_run
+    from orchestrator.cli.demo import create_demo_folder
+
+    state = state_of(ctx)
+    with errors_as_exit_codes():
+        made = create_demo_folder(folder.resolve(), videos, accounts, workers, faults, port_base)
+        console.echo(f"Demo folder {made.folder}: {made.videos} videos, accounts {', '.join(made.accounts)}")
+        os.chdir(made.folder)  # the demo behaves like an operator working in that folder
+        settings = load_config(made.config_file, {}, os.environ, made.folder).settings
+        code = execute_run(settings, made.folder, state.json)
+    if not state.json:
+        console.echo(f"Look around:  cd {made.folder}  then  parallel-orchestrator --status   (or: logs)")
+    # failed or review jobs are part of the simulation; the demo itself worked
+    raise typer.Exit(int(ExitCode.OK if code is ExitCode.JOBS_FAILED else code))

@@ -1,0 +1,106 @@
+"""Printing for the CLI: the run's live output and the final blocks. The library never prints.
+
+Console output is plain text; stdout/stderr are switched to `errors="replace"` so a caption with an
+emoji can never crash a run on a legacy Windows code page.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from datetime import datetime
+from typing import TYPE_CHECKING, TextIO
+
+from orchestrator.jsonable import dumps
+from orchestrator.views.report import summary_lines
+
+if TYPE_CHECKING:  # not imported at run time: --status must start fast (these pull in GeeLark)
+    from orchestrator.run.recovery import PhoneCleanup
+    from orchestrator.run.shutdown import RunResult
+    from orchestrator.run.stop_all import StopAllResult
+
+
+def make_console_safe() -> None:
+    """Never fail on characters the console cannot show (Windows cp1252/cp437 consoles)."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors="replace", line_buffering=True)  # type: ignore[union-attr]
+
+
+def echo(line: str = "", err: bool = False) -> None:
+    stream: TextIO = sys.stderr if err else sys.stdout
+    print(line, file=stream, flush=True)
+
+
+def echo_lines(lines: list[str]) -> None:
+    for line in lines:
+        echo(line)
+
+
+def echo_json(value: object) -> None:
+    echo(dumps(value))
+
+
+class ConsoleObserver:
+    """A run's events and progress lines on the console, each with the local time (on stderr when
+    stdout is reserved for JSON)."""
+
+    def __init__(self, to_stderr: bool = False) -> None:
+        self.to_stderr = to_stderr
+
+    def event(self, message: str) -> None:
+        echo(f"{datetime.now():%H:%M:%S} {message}", err=self.to_stderr)
+
+    def progress(self, line: str) -> None:
+        echo(f"{datetime.now():%H:%M:%S} {line}", err=self.to_stderr)
+
+
+def run_result_lines(result: RunResult) -> list[str]:
+    rule = "=" * 72
+    lines = ["", rule, *summary_lines(result.report), rule]
+    lines.append(f"Report:  {result.report_files[0]}")
+    lines.append(f"Summary: {result.report_files[1]}")
+    lines += phone_lines(result.phones)
+    counts = result.report.counts
+    if counts["failed"] or counts["review"]:
+        which = " ".join(f for f, n in (("--failed", counts["failed"]), ("--review", counts["review"])) if n)
+        lines.append("Failed/review jobs: see parallel-orchestrator --status")
+        lines.append(f"  requeue them with: parallel-orchestrator requeue {which}")
+    return lines
+
+
+def phone_lines(phones: PhoneCleanup) -> list[str]:
+    out = [
+        f"Phone {r.serial_name} ({r.phone_id}): "
+        + ("shut down" if r.stopped else f"NOT CONFIRMED STOPPED: {r.final_status}")
+        for r in phones.results
+    ]
+    if phones.error:
+        out.append(f"WARNING: phones could not be checked: {phones.error}")
+    return out
+
+
+def stop_all_lines(result: StopAllResult) -> list[str]:
+    out = [f"Orchestrator: {result.orchestrator}"]
+    out += [f"Killed: {name}" for name in result.killed] or [
+        "Killed: nothing (no recorded process was alive)"
+    ]
+    out += [f"Released claim: {line}" for line in result.released]
+    if result.phones:
+        out.append(f"Phones ({result.phone_note}):")
+        out += [
+            f"  {p.serial_name or '?'} ({p.phone_id}) [{p.why}]: "
+            + ("shut down" if p.stopped else f"NOT CONFIRMED ({p.final_status}) {p.error}".rstrip())
+            for p in result.phones
+        ]
+    else:
+        out.append(f"Phones: none of ours running ({result.phone_note})")
+    if result.phone_error:
+        out.append(f"WARNING: phones could not be checked: {result.phone_error}")
+    out.append(f"Simulator: {result.simulator}")
+    out.append(
+        "Everything is stopped."
+        if result.complete
+        else "NOT everything could be confirmed stopped: see above."
+    )
+    return out

@@ -1,0 +1,43 @@
+"""`--run` end to end: one function the CLI (and the demo) call, returning the run's result."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from orchestrator.run.context import RunObserver, StopSignals
+from orchestrator.run.fleet import Fleet, Spawner
+from orchestrator.run.runner import make_fleet, open_run, prepare, run_lock, supervise
+from orchestrator.run.shutdown import RunResult, finish
+from runtime.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def run_batch(
+    settings: Settings,
+    cwd: Path,
+    env: Mapping[str, str],
+    observer: RunObserver,
+    stop: StopSignals,
+    spawner: Spawner | None = None,
+    on_locked: Callable[[], None] | None = None,
+) -> RunResult:
+    """Hold the run lock, recover, seed, supervise the workers until done or stopped, shut down,
+    report. Raises AlreadyRunning before anything is touched when another run holds the lock."""
+    run = open_run(settings, cwd, env, observer, stop)
+    with run_lock(run):
+        if on_locked is not None:
+            on_locked()
+        fleet: Fleet | None = None
+        ended_by = "error"
+        try:
+            prepare(run)
+            fleet = make_fleet(run, spawner)
+            ended_by = supervise(run, fleet)
+        finally:
+            if ended_by == "error":
+                log.error("the run failed; shutting everything down")
+            result = finish(run, fleet, ended_by)
+    return result

@@ -1,0 +1,136 @@
+"""The end of a run, however it ends: stop workers (graceful, bounded; then hard), recover claims,
+stop and verify our phones, stop the simulator, write the batch report.
+
+Order matters: workers first (they release claims and stop their own phones and Appium servers),
+then whatever they left, then phones by the ledger, and the simulator last (phones live in it).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from jobqueue.errors import QueueError
+from jobqueue.model import QueueSnapshot
+from orchestrator.adapters.geelark_api import billed_minutes
+from orchestrator.exit_codes import ExitCode
+from orchestrator.run.context import Run, now_local
+from orchestrator.run.fleet import Fleet
+from orchestrator.run.recovery import PhoneCleanup, recover_claims, stop_phones, stop_recorded_processes
+from orchestrator.run.simulation import stop_simulator
+from orchestrator.views.report import BatchReport, build_report, find_job_logs, in_run, write_report_files
+
+HARD_KILL_WAIT_S = 15.0
+
+
+@dataclass(frozen=True)
+class RunResult:
+    report: BatchReport
+    report_files: tuple[Path, Path]
+    exit_code: ExitCode
+    phones: PhoneCleanup
+
+
+def stop_workers(run: Run, fleet: Fleet) -> None:
+    """Graceful stop bounded by the grace period (a second Ctrl+C cuts it short), then hard stop."""
+    if not fleet.all_down():
+        grace = run.settings.orchestrator.grace_period_s
+        if run.stop.count < 2:
+            run.say(
+                f"Stopping {len(fleet.procs)} worker(s) gracefully"
+                f" (up to {grace:.0f}s; Ctrl+C again to force)"
+            )
+        run.run_dir.request_stop()
+        fleet.request_stop(run.clock())
+        deadline = run.clock() + grace
+        while not fleet.all_down() and run.clock() < deadline and run.stop.count < 2:
+            for event in fleet.reap(run.clock()):
+                run.say(event.message)
+            time.sleep(0.1)
+    if not fleet.all_down():
+        run.say("Hard stop: killing the remaining workers and their Appium servers")
+        fleet.kill_all(run.run_dir.read_heartbeats())
+        deadline = run.clock() + HARD_KILL_WAIT_S
+        while not fleet.all_down() and run.clock() < deadline:
+            for event in fleet.reap(run.clock()):
+                run.say(event.message)
+            time.sleep(0.05)
+    for name in stop_recorded_processes(run.run_dir, grace_s=0.0):
+        run.say(f"Killed {name}")
+
+
+def stop_run_phones(run: Run) -> PhoneCleanup:
+    """Stop every phone the ledger says is still running (workers normally stopped theirs)."""
+    if not run.run_dir.phones_left_running():
+        return PhoneCleanup()
+    sleep = run.stoppable(stop_at=2)  # the first Ctrl+C lets phones be stopped; a second cuts it short
+    timeout_s = run.settings.orchestrator.phone_stop_timeout_s
+    cleanup = stop_phones(run.phone_api(sleep), run.run_dir, (), False, timeout_s, now_local, None, sleep)
+    for r in cleanup.results:
+        verdict = "shut down" if r.stopped else f"NOT CONFIRMED: {r.final_status} {r.error}".rstrip()
+        run.say(f"Phone {r.serial_name} ({r.phone_id}): {verdict}")
+    if cleanup.error:
+        run.say(
+            f"WARNING: could not stop phones: {cleanup.error}."
+            " Run `parallel-orchestrator --stop-all` to stop the phones this run started."
+        )
+    return cleanup
+
+
+def finish(run: Run, fleet: Fleet | None, ended_by: str) -> RunResult:
+    """Shut everything down and write the report; never leaves a process or a claim behind."""
+    if fleet is not None:
+        stop_workers(run, fleet)
+    notes = list(run.notes)
+    try:
+        for line in recover_claims(run.store, set(), now_local()):
+            run.say(f"Released {line}")
+    except QueueError as exc:  # phones and the simulator must still be stopped
+        notes.append(f"claims could not be released now ({exc}); the next run recovers them")
+    phones = stop_run_phones(run)
+    billed = billed_minutes(run.simulator_url)
+    if run.simulator is not None:
+        stop_simulator(run.simulator.ref)
+    run.run_dir.clear_stops()
+    run.run_dir.clear_run()
+    try:
+        snapshot = run.store.snapshot()
+    except QueueError as exc:
+        snapshot = QueueSnapshot(())
+        notes.append(f"the progress file could not be read for this report: {exc}")
+    if fleet is not None:
+        notes += [
+            f"W{s.worker_id} was given up: {s.reason}"
+            for s in fleet.slots.values()
+            if s.state.value == "fatal"
+        ]
+    if phones.error:
+        notes.append(f"phones could not be checked: {phones.error}")
+    logs = run.settings.paths.logs_dir
+    ids = [j.job_id for j in snapshot.jobs if in_run(j, run.started_at)]
+    report = build_report(
+        snapshot,
+        started_at=run.started_at,
+        ended_at=now_local(),
+        ended_by=ended_by,
+        workers=run.settings.orchestrator.workers,
+        simulate=run.settings.simulate.enabled,
+        logs_dir=logs,
+        log_files=find_job_logs(logs, ids),
+        billed_phone_minutes=billed,
+        phones_left_running=tuple(r.serial_name or r.phone_id for r in phones.results if not r.stopped),
+        notes=tuple(notes),
+    )
+    files = write_report_files(report, logs)
+    return RunResult(report, files, exit_code_for(report, ended_by), phones)
+
+
+def exit_code_for(report: BatchReport, ended_by: str) -> ExitCode:
+    if ended_by in ("interrupted", "stopped"):
+        return ExitCode.INTERRUPTED
+    if ended_by == "workers_fatal":
+        return ExitCode.WORKERS_FATAL
+    if report.counts["failed"] or report.counts["review"]:
+        return ExitCode.JOBS_FAILED
+    return ExitCode.OK

@@ -1,0 +1,162 @@
+"""`--stop-all` from another console: stop the run gracefully; if it is gone or hung, clean up after it.
+
+1. A live orchestrator is asked to stop (stop file) and given its grace period plus a margin.
+2. If it is still there (hung), its process tree is killed (by its recorded ProcessRef).
+3. Recorded workers and Appium servers still alive are asked, then killed; claims are recovered.
+4. Phones: the ones we started (ledger) plus, by default, running phones named after this project's
+   accounts; every running phone of the GeeLark account only with `all_phones`. Each is polled until
+   it reports "shut down" (or the deadline passes, which is reported, never hidden).
+5. The recorded simulator (simulate mode) is stopped last.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+import psutil
+
+from geelark.client import GeeLarkClient
+from jobqueue.errors import QueueError
+from orchestrator.adapters.geelark_api import ClientPhoneApi, client_settings, simulator_url_of
+from orchestrator.adapters.queue_store import open_store
+from orchestrator.run.phones import PhoneStopResult
+from orchestrator.run.recovery import (
+    forget_vanished_phones,
+    recover_claims,
+    stop_phones,
+    stop_recorded_processes,
+)
+from orchestrator.run.simulation import stop_simulator
+from runtime.platform import ProcessRef
+from runtime.settings import Settings
+from runtime.state import RunDir, RunInfo
+
+MARGIN_S = 15.0
+
+
+@dataclass(frozen=True)
+class StopAllResult:
+    orchestrator: str  # "none running", "stopped gracefully (pid N)", "killed (pid N, hung)"
+    killed: tuple[str, ...]
+    released: tuple[str, ...]
+    phones: tuple[PhoneStopResult, ...]
+    phone_error: str
+    phone_note: str
+    simulator: str
+
+    @property
+    def complete(self) -> bool:
+        return not self.phone_error and all(p.stopped for p in self.phones)
+
+
+def stop_all(
+    settings: Settings,
+    env: Mapping[str, str],
+    all_phones: bool,
+    now: Callable[[], datetime],
+    wait_s: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> StopAllResult:
+    """Stop everything this working folder's runs started. Returns what was done."""
+    run_dir = RunDir(settings.paths.runtime_dir)
+    run = run_dir.read_run()
+    orchestrator = "none running"
+    if run is not None and run.process.is_alive():
+        run_dir.request_stop()
+        deadline = clock() + (
+            wait_s if wait_s is not None else settings.orchestrator.grace_period_s + MARGIN_S
+        )
+        while run.process.is_alive() and clock() < deadline:
+            time.sleep(0.1)
+        if run.process.is_alive():
+            # only the orchestrator itself: its workers get their own grace period below
+            kill_process(run.process)
+            orchestrator = f"killed (pid {run.process.pid}; it did not stop in time)"
+        else:
+            orchestrator = f"stopped gracefully (pid {run.process.pid})"
+        run = run_dir.read_run()  # a graceful stop clears run.json; what is left needs cleaning
+    killed = stop_recorded_processes(run_dir, grace_s=min(10.0, settings.orchestrator.grace_period_s))
+    released = (
+        recover_claims(open_store(settings), set(), now()) if settings.paths.progress_file.exists() else []
+    )
+    phones = stop_phones_after(settings, env, run_dir, run, all_phones, now)
+    simulator = "none"
+    if run is not None and run.simulator is not None and run.simulator.is_alive():
+        stop_simulator(run.simulator)
+        simulator = f"stopped (pid {run.simulator.pid})"
+    if run is not None and not run.process.is_alive():
+        run_dir.clear_run()
+    run_dir.clear_stops()
+    return StopAllResult(
+        orchestrator, tuple(killed), tuple(released), phones.results, phones.error, phones.note, simulator
+    )
+
+
+@dataclass(frozen=True)
+class PhonesOutcome:
+    results: tuple[PhoneStopResult, ...] = ()
+    error: str = ""
+    note: str = ""  # what was (not) checked, in words
+
+
+def stop_phones_after(
+    settings: Settings,
+    env: Mapping[str, str],
+    run_dir: RunDir,
+    run: RunInfo | None,
+    all_phones: bool,
+    now: Callable[[], datetime],
+) -> PhonesOutcome:
+    """Stop and verify our phones where they live: the run's simulator, or GeeLark."""
+    sim_url = simulator_url_of(run)
+    if run is not None and run.simulator is not None and not run.simulator.is_alive():
+        gone = forget_vanished_phones(run_dir, now())
+        return PhonesOutcome(note=f"the run's simulator is gone, and its {len(gone)} phone(s) with it")
+    if sim_url is None and settings.simulate.enabled:
+        return PhonesOutcome(note="simulate mode and no simulator running: no phone to stop")
+    gl = client_settings(settings, env, sim_url)
+    if not (gl.token or (gl.app_id and gl.api_key)):
+        left = run_dir.phones_left_running()
+        error = "no GeeLark credentials (set GEELARK_APP_ID + GEELARK_API_KEY, or GEELARK_TOKEN)"
+        return PhonesOutcome(error=error if left or all_phones else "", note="GeeLark was not asked")
+    with GeeLarkClient(gl) as client:
+        cleanup = stop_phones(
+            ClientPhoneApi(client),
+            run_dir,
+            project_accounts(settings),
+            all_phones,
+            settings.orchestrator.phone_stop_timeout_s,
+            now,
+        )
+    where = "the simulator" if sim_url else "GeeLark"
+    scope = "every running phone" if all_phones else "phones we started and phones of this project's accounts"
+    return PhonesOutcome(cleanup.results, cleanup.error, f"asked {where} about {scope}")
+
+
+def kill_process(ref: ProcessRef) -> None:
+    """Kill one recorded process (not its tree); nothing happens if it is gone or its PID reused."""
+    proc = ref.process()
+    if proc is not None:
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.TimeoutExpired):
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def project_accounts(settings: Settings) -> set[str]:
+    """The accounts of this project: every account in the progress file (and accounts.txt if any)."""
+    accounts: set[str] = set()
+    if settings.paths.progress_file.exists():
+        # the ledger still names every phone we started; account names only widen the net
+        with contextlib.suppress(QueueError):
+            accounts |= {j.account for j in open_store(settings).snapshot().jobs if j.account}
+    path = settings.paths.accounts_file
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8-sig").splitlines():
+            name = line.split("#", 1)[0].strip()
+            if name:
+                accounts.add(name)
+    return accounts

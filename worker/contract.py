@@ -1,0 +1,165 @@
+"""The contract between the orchestrator and its workers (pure data; the only part of `worker/`
+the orchestrator imports).
+
+- **Exit codes** of `python -m worker` and what each means to a supervisor.
+- **The port plan**: worker N owns the Appium port `4723 + 2N`, the UiAutomator2 systemPort range
+  `8200 + 10N .. +9`, one MJPEG server port and one chromedriver port, each in its own band so no two
+  workers and no two purposes collide (Appium's parallel-execution rules: unique systemPort,
+  mjpegServerPort and chromedriverPort per session). Tests shift the whole plan with `offset`.
+- **The queue policy** a worker builds from the run's settings, the one the orchestrator judges the
+  queue with.
+
+Nothing here touches a socket, a file or a process; probing ports is `runtime.ports`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import IntEnum
+from types import MappingProxyType
+
+from jobqueue import BackoffPolicy, QueuePolicy
+from runtime.settings import Settings
+
+
+class WorkerExit(IntEnum):
+    """How `python -m worker` ends."""
+
+    DONE = 0  # nothing due, or stopped on request (signal, stop file, parent gone)
+    CRASHED = 1  # an unexpected error (see logs/worker_N.log)
+    CONFIG = 2  # bad arguments, settings or flow file
+    PORT_IN_USE = 3  # a port of this worker's plan is taken by another process
+    QUEUE_CORRUPT = 4  # the progress file cannot be read; nothing was written
+    FORCED_STOP = 5  # a second stop signal: job abandoned at once (claim released, cleanup done)
+
+
+EXIT_MEANINGS = MappingProxyType(
+    {
+        WorkerExit.CRASHED: "crashed",
+        WorkerExit.CONFIG: "bad arguments, settings or flow file",
+        WorkerExit.PORT_IN_USE: "a port of its plan is in use",
+        WorkerExit.QUEUE_CORRUPT: "the progress file cannot be read",
+        WorkerExit.FORCED_STOP: "stopped by force (second stop signal)",
+    }
+)
+# Restarting cannot help these: the worker is given up at once and the run says why.
+FATAL_EXITS = frozenset({WorkerExit.CONFIG, WorkerExit.PORT_IN_USE, WorkerExit.QUEUE_CORRUPT})
+
+
+def exit_meaning(code: int | None) -> str | None:
+    """What a worker's exit code means, None for an unknown code (e.g. killed by a signal)."""
+    try:
+        return EXIT_MEANINGS.get(WorkerExit(code)) if code is not None else None
+    except ValueError:
+        return None
+
+
+APPIUM_BASE = 4723
+APPIUM_STRIDE = 2
+SYSTEM_PORT_BASE = 8200
+SYSTEM_PORT_SPAN = 10
+MJPEG_BASE = 7810
+CHROMEDRIVER_BASE = 9515
+MAX_WORKERS = 64
+MAX_PORT = 65535
+
+
+class PortPlanError(ValueError):
+    """The plan is impossible: a negative worker id, a port out of range, or two workers colliding."""
+
+
+@dataclass(frozen=True)
+class PortBases:
+    """Where each band starts (settings: worker.appium_port_base, worker.system_port_base)."""
+
+    appium: int = APPIUM_BASE
+    system: int = SYSTEM_PORT_BASE
+    mjpeg: int = MJPEG_BASE
+    chromedriver: int = CHROMEDRIVER_BASE
+
+
+@dataclass(frozen=True)
+class WorkerPorts:
+    """The ports one worker owns."""
+
+    worker_id: int
+    appium: int
+    system_port_first: int
+    system_port_last: int
+    mjpeg: int
+    chromedriver: int
+
+    @property
+    def system_port(self) -> int:
+        """The systemPort given to the UiAutomator2 session (first of the worker's range)."""
+        return self.system_port_first
+
+    def all_ports(self) -> list[int]:
+        """Every port of this worker, the whole systemPort range included."""
+        system = range(self.system_port_first, self.system_port_last + 1)
+        return [self.appium, *system, self.mjpeg, self.chromedriver]
+
+    def to_json(self) -> dict[str, int]:
+        return {
+            "appium": self.appium,
+            "system_port_first": self.system_port_first,
+            "system_port_last": self.system_port_last,
+            "mjpeg": self.mjpeg,
+            "chromedriver": self.chromedriver,
+        }
+
+
+def port_plan(worker_id: int, offset: int = 0, bases: PortBases = PortBases()) -> WorkerPorts:
+    """The ports of worker `worker_id`, every base shifted by `offset`. Raises PortPlanError."""
+    if worker_id < 0 or worker_id >= MAX_WORKERS:
+        raise PortPlanError(f"worker id {worker_id} is outside 0..{MAX_WORKERS - 1}")
+    system_first = bases.system + offset + SYSTEM_PORT_SPAN * worker_id
+    ports = WorkerPorts(
+        worker_id=worker_id,
+        appium=bases.appium + offset + APPIUM_STRIDE * worker_id,
+        system_port_first=system_first,
+        system_port_last=system_first + SYSTEM_PORT_SPAN - 1,
+        mjpeg=bases.mjpeg + offset + worker_id,
+        chromedriver=bases.chromedriver + offset + worker_id,
+    )
+    bad = [p for p in ports.all_ports() if not 1 <= p <= MAX_PORT]
+    if bad:
+        raise PortPlanError(f"worker {worker_id} with offset {offset} gets ports out of range: {bad[:3]}")
+    return ports
+
+
+def fleet_plan(
+    worker_ids: Iterable[int], offset: int = 0, bases: PortBases = PortBases()
+) -> list[WorkerPorts]:
+    """The plans of several workers, checked for collisions. Raises PortPlanError."""
+    plans = [port_plan(w, offset, bases) for w in worker_ids]
+    check_collisions(plans)
+    return plans
+
+
+def check_collisions(plans: Iterable[WorkerPorts]) -> None:
+    """Raise PortPlanError naming the first port owned twice (by two workers or two purposes)."""
+    owner: dict[int, int] = {}
+    for plan in plans:
+        for port in plan.all_ports():
+            if port in owner:
+                raise PortPlanError(f"port {port} is planned for worker {owner[port]} and {plan.worker_id}")
+            owner[port] = plan.worker_id
+
+
+def queue_policy(settings: Settings) -> QueuePolicy:
+    """The queue rules from the `[queue]` settings section: the one policy workers and orchestrator share."""
+    q = settings.queue
+    return QueuePolicy(
+        daily_limit=q.daily_limit,
+        timezone=q.timezone or None,
+        backoff=BackoffPolicy(
+            base_s=q.backoff_base_s, factor=q.backoff_factor, cap_s=q.backoff_cap_s, jitter=q.backoff_jitter
+        ),
+        infra_budget=q.infra_budget,
+        infra_failures_before_cooldown=q.infra_failures_before_cooldown,
+        infra_cooldown_s=q.infra_cooldown_s,
+        claim_lease_s=q.claim_lease_s,
+        default_max_attempts=q.max_attempts,
+    )
