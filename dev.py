@@ -2,7 +2,7 @@
 
     python dev.py demo    run the orchestrator on the GeeLark simulator (no cloud, no phones)
     python dev.py test    run the whole test suite (installs what it needs first)
-    python dev.py lint    ruff and mypy (linux and win32)
+    python dev.py lint    ruff and mypy (linux and win32; --strict for the pure packages)
 
 The first call creates `.venv/` and installs the project with its dev extras, and, for the
 Appium integration tests, the pinned Appium server under `tools/appium/` (needs Node and npm).
@@ -21,6 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 APPIUM_HOME = ROOT / "tools" / "appium"
+STRICT = ("-p", "jobqueue", "-p", "runtime")  # packages held to mypy --strict
 
 
 def venv_python() -> Path:
@@ -80,8 +81,9 @@ def cmd_lint(_: list[str]) -> int:
     failed = 0
     failed |= run(py, "-m", "ruff", "check", ".")
     failed |= run(py, "-m", "ruff", "format", "--check", ".")
-    failed |= run(py, "-m", "mypy", "--platform", "linux")
-    failed |= run(py, "-m", "mypy", "--platform", "win32")
+    for platform in ("linux", "win32"):
+        failed |= run(py, "-m", "mypy", "--platform", platform)
+        failed |= run(py, "-m", "mypy", "--platform", platform, "--strict", *STRICT)
     return 1 if failed else 0
 
 

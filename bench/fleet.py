@@ -32,6 +32,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -120,7 +121,9 @@ def makespan(root: Path, workers: int, jobs: int, accounts: int, timings: Timing
         assert done and all(j.claimed_at and j.completed_at for j in done)
         first = min(j.claimed_at for j in done if j.claimed_at)
         last = max(j.completed_at for j in done if j.completed_at)
-        durations = [(j.completed_at - j.claimed_at).total_seconds() for j in done]  # type: ignore[operator]
+        durations = [
+            (j.completed_at - j.claimed_at).total_seconds() for j in done if j.completed_at and j.claimed_at
+        ]
         return Makespan(workers, (last - first).total_seconds(), wall, statistics.fmean(durations), len(done))
 
 
@@ -194,7 +197,8 @@ def ledger_seconds(fleet: Fleet) -> float:
     """Seconds between each phone's `started` and `stopped` ledger lines (what the workers held)."""
     from datetime import datetime
 
-    total, open_at = 0.0, {}
+    total = 0.0
+    open_at: dict[str, datetime] = {}
     for event in fleet.run_dir.phone_events():
         at = datetime.fromisoformat(event["at"])
         if event["event"] == "started":
@@ -242,11 +246,18 @@ def recovery(root: Path) -> None:
         run = fleet.start_run()
         kill_times = []
         for steps in (BEFORE_CHECKPOINT, AFTER_CHECKPOINT, BEFORE_CHECKPOINT):
-            hb = wait_for(lambda s=steps: worker_at(fleet, s), 60, f"a worker at a step in {steps}", 0.01)
+            hb = wait_for(
+                partial(worker_at, fleet, steps), 60, f"a worker at a step in {steps}", interval_s=0.01
+            )
             job_id = hb.job_id
             assert sigkill(hb.process)
             killed = time.monotonic()
-            wait_for(lambda j=job_id: job_state(fleet, j) != "claimed", 60, "the job to be released", 0.01)
+            wait_for(
+                partial(is_released, fleet, job_id),
+                60,
+                "the job to be released",
+                interval_s=0.01,
+            )
             kill_times.append((time.monotonic() - killed, hb.step, job_state(fleet, job_id)))
         for seconds, step, state in kill_times:
             print(f"   worker SIGKILL at step {step:<15} -> its job is {state} after {seconds:.2f}s")
@@ -258,7 +269,9 @@ def recovery(root: Path) -> None:
         asked = time.monotonic()
         code = run.wait(timeout=grace_s + 30)
         exited = time.monotonic() - asked
-        wait_for(lambda: not any(r.is_alive() for r in refs), 30, "every recorded process to end", 0.01)
+        wait_for(
+            lambda: not any(r.is_alive() for r in refs), 30, "every recorded process to end", interval_s=0.01
+        )
         gone = time.monotonic() - asked
         print(
             f"   Ctrl+C -> orchestrator exit {code} after {exited:.2f}s, every recorded process gone after "
@@ -273,6 +286,10 @@ def worker_at(fleet: Fleet, steps: frozenset[str]) -> Heartbeat | None:
 def job_state(fleet: Fleet, job_id: str | None) -> str:
     job = fleet.snapshot().job(job_id or "")
     return job.status.value if job else "missing"
+
+
+def is_released(fleet: Fleet, job_id: str | None) -> bool:
+    return job_state(fleet, job_id) != "claimed"
 
 
 # -- 4. --status ---------------------------------------------------------------------------------

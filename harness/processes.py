@@ -16,7 +16,9 @@ ROOT = Path(__file__).resolve().parents[1]
 T = TypeVar("T")
 
 
-def wait_for(predicate: Callable[[], T], timeout_s: float, what: str, interval_s: float = 0.05) -> T:
+def wait_for(
+    predicate: Callable[[], T | None], timeout_s: float, what: str, *, interval_s: float = 0.05
+) -> T:
     """Poll until `predicate()` is truthy; raise AssertionError naming `what` after `timeout_s`."""
     deadline = time.monotonic() + timeout_s
     while True:

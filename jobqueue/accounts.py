@@ -8,7 +8,7 @@ from jobqueue.model import AccountBlock, AccountCooldown, AccountsState, Outcome
 from jobqueue.policy import QueuePolicy
 
 
-def block(state: AccountsState, account: str, reason: str, job_id: str, now: datetime) -> AccountsState:
+def block(state: AccountsState, account: str, reason: str, *, job_id: str, now: datetime) -> AccountsState:
     """The state with ``account`` blocked (an existing block is kept as it was)."""
     if account in state.blocked:
         return state
@@ -27,7 +27,7 @@ def unblock(state: AccountsState, account: str) -> tuple[AccountsState, bool]:
 
 
 def after_outcome(
-    state: AccountsState, account: str, job_id: str, outcome: Outcome, now: datetime, policy: QueuePolicy
+    state: AccountsState, account: str, job_id: str, *, outcome: Outcome, now: datetime, policy: QueuePolicy
 ) -> AccountsState:
     """Account effects of an outcome: ACCOUNT blocks; K consecutive INFRASTRUCTURE ones start a cooldown.
 
@@ -38,7 +38,7 @@ def after_outcome(
         state = AccountsState(state.blocked, live, state.infra_streaks)
     if outcome.kind is OutcomeKind.ACCOUNT:
         reason = outcome.error_type or outcome.message[:100] or "account problem"
-        state = block(state, account, reason, job_id, now)
+        state = block(state, account, reason, job_id=job_id, now=now)
     if outcome.kind is not OutcomeKind.INFRASTRUCTURE:
         if account not in state.infra_streaks:
             return state

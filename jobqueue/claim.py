@@ -35,6 +35,7 @@ def next_claim(
     accounts: AccountsState,
     now: datetime,
     policy: QueuePolicy,
+    *,
     prefer_account: str | None = None,
 ) -> Job | None:
     """The job to claim next under the rule above, or None if nothing is claimable."""
@@ -60,7 +61,7 @@ def next_claim(
 
 
 def has_due_job(
-    jobs: Sequence[Job], accounts: AccountsState, account: str, now: datetime, policy: QueuePolicy
+    jobs: Sequence[Job], accounts: AccountsState, account: str, now: datetime, *, policy: QueuePolicy
 ) -> bool:
     """True if ``account`` could be claimed now and has a due job (a worker keeps its phone then)."""
     if not account:

@@ -96,6 +96,7 @@ class ClaimIndex:
         accounts: AccountsState,
         now: datetime,
         policy: QueuePolicy,
+        *,
         prefer_account: str | None = None,
     ) -> Job | None:
         """Same contract and result as ``jobqueue.claim.next_claim``."""
@@ -115,7 +116,13 @@ class ClaimIndex:
         return None if best is None else jobs[best[2]]
 
     def has_due_job(
-        self, jobs: Sequence[Job], accounts: AccountsState, account: str, now: datetime, policy: QueuePolicy
+        self,
+        jobs: Sequence[Job],
+        accounts: AccountsState,
+        account: str,
+        now: datetime,
+        *,
+        policy: QueuePolicy,
     ) -> bool:
         """Same contract and result as ``jobqueue.claim.has_due_job``."""
         if not account or not self.candidates.get(account):

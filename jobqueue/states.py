@@ -35,10 +35,10 @@ def _require(job: Job, allowed: frozenset[JobStatus] | JobStatus, to: JobStatus)
 
 def _unclaimed(job: Job, **changes: object) -> Job:
     """The job without its claim (token, pid, checkpoint); worker_id and claimed_at stay for reports."""
-    return replace(job, claim_token="", worker_pid=None, checkpoint_at=None, **changes)  # type: ignore[arg-type]
+    return replace(job, claim_token="", worker_pid=None, checkpoint_at=None, **changes)  # type: ignore[arg-type]  # replace() checks the field names and types at run time
 
 
-def claim_job(job: Job, worker_id: int, worker_pid: int, token: str, now: datetime) -> Job:
+def claim_job(job: Job, worker_id: int, worker_pid: int, *, token: str, now: datetime) -> Job:
     """pending|retrying -> claimed with a fresh fencing token. Unassigned jobs cannot be claimed."""
     _require(job, CLAIMABLE, JobStatus.CLAIMED)
     if not job.account:
@@ -82,7 +82,9 @@ def _retrying(job: Job, retry_at: datetime, outcome: Outcome) -> Job:
     )
 
 
-def apply_outcome(job: Job, outcome: Outcome, now: datetime, policy: QueuePolicy, rng: random.Random) -> Job:
+def apply_outcome(
+    job: Job, outcome: Outcome, *, now: datetime, policy: QueuePolicy, rng: random.Random
+) -> Job:
     """claimed -> the state the outcome asks for (see OutcomeKind).
 
     Consumes an attempt unless INFRASTRUCTURE, which uses the job's infra budget instead. Past the

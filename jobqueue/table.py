@@ -77,11 +77,15 @@ class JobTable:
         self, worker_id: int, worker_pid: int, now: datetime, prefer_account: str | None = None
     ) -> Claim | None:
         now = ensure_aware(now)
-        job = self.claim_index.next_claim(self.jobs, self.accounts, now, self.policy, prefer_account)
+        job = self.claim_index.next_claim(
+            self.jobs, self.accounts, now, self.policy, prefer_account=prefer_account
+        )
         if job is None:
             return None
         token = new_token()
-        claimed = self._put(self.index[job.job_id], states.claim_job(job, worker_id, worker_pid, token, now))
+        claimed = self._put(
+            self.index[job.job_id], states.claim_job(job, worker_id, worker_pid, token=token, now=now)
+        )
         return Claim(claimed, token, worker_id)
 
     def checkpoint(self, claim: Claim, now: datetime) -> None:
@@ -92,9 +96,13 @@ class JobTable:
         now = ensure_aware(now)
         position = self._held(claim)
         job = self.jobs[position]
-        done = self._put(position, states.apply_outcome(job, outcome, now, self.policy, self.rng))
+        done = self._put(
+            position, states.apply_outcome(job, outcome, now=now, policy=self.policy, rng=self.rng)
+        )
         self._set_accounts(
-            account_rules.after_outcome(self.accounts, job.account, job.job_id, outcome, now, self.policy)
+            account_rules.after_outcome(
+                self.accounts, job.account, job.job_id, outcome=outcome, now=now, policy=self.policy
+            )
         )
         return done
 
@@ -118,7 +126,9 @@ class JobTable:
         return recovered
 
     def has_due_job(self, account: str, now: datetime) -> bool:
-        return self.claim_index.has_due_job(self.jobs, self.accounts, account, ensure_aware(now), self.policy)
+        return self.claim_index.has_due_job(
+            self.jobs, self.accounts, account, ensure_aware(now), policy=self.policy
+        )
 
     def seed(self, new_jobs: Iterable[NewJob]) -> SeedResult:
         batch = list(new_jobs)
@@ -158,7 +168,9 @@ class JobTable:
         ]
 
     def block_account(self, account: str, reason: str, job_id: str, now: datetime) -> None:
-        self._set_accounts(account_rules.block(self.accounts, account, reason, job_id, ensure_aware(now)))
+        self._set_accounts(
+            account_rules.block(self.accounts, account, reason, job_id=job_id, now=ensure_aware(now))
+        )
 
     def unblock_account(self, account: str) -> bool:
         new_state, was_blocked = account_rules.unblock(self.accounts, account)

@@ -35,6 +35,7 @@ def default_config_file(cwd: Path) -> Path | None:
 def load_config(
     config_file: Path | None,
     overrides: Mapping[str, object],
+    *,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
 ) -> LoadedSettings:

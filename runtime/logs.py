@@ -98,7 +98,7 @@ class FlushingFileHandler(logging.FileHandler):
 
 
 def setup_process_logging(
-    log_file: Path | None, tag: str, level: int = logging.INFO, console: bool = False
+    log_file: Path | None, tag: str, *, level: int = logging.INFO, console: bool = False
 ) -> None:
     """Configure the root logger of this process: a flushed file (appended) and/or the console."""
     root = logging.getLogger()

@@ -269,7 +269,7 @@ class RunDir:
     # -- phones we started -----------------------------------------------------------------------
 
     def record_phone(
-        self, event: PhoneEvent, phone_id: str, serial_name: str, worker_id: int | None, at: datetime
+        self, event: PhoneEvent, *, phone_id: str, serial_name: str, worker_id: int | None, at: datetime
     ) -> None:
         """Append one started/stopped event; one short line per write so appends do not interleave.
 

@@ -56,7 +56,7 @@ def load(args: argparse.Namespace) -> Settings:
 def server_spec(cfg: WorkerConfig) -> ServerSpec:
     if cfg.simulate:
         return simdevice_spec(cfg.ports.appium, cfg.geelark.base_url, cfg.server_log)
-    return appium_spec(cfg.settings.worker.appium_home, cfg.ports.appium, cfg.server_log)
+    return appium_spec(cfg.settings.worker.appium_home, cfg.ports.appium, log_path=cfg.server_log)
 
 
 def check_usable(cfg: WorkerConfig) -> None:
@@ -96,7 +96,7 @@ def build_rig(cfg: WorkerConfig, status: WorkerStatus, stop: StopControl) -> Rig
             adb,
             cfg.run_dir,
             cfg.worker_id,
-            timeouts,
+            timeouts=timeouts,
             check_stop=stop.check,
             in_use_elsewhere=lambda account: claimed_elsewhere(store, account, cfg.worker_id),
         ),
@@ -117,12 +117,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         settings = load(args)
-        cfg = build_config(args.id, settings, os.environ, args.simulate, args.parent_pid)
+        cfg = build_config(
+            args.id, settings, env=os.environ, simulate=args.simulate, parent_pid=args.parent_pid
+        )
     except (ConfigError, PortPlanError, ValueError) as exc:
         print(f"worker {args.id}: {exc}", file=sys.stderr)
         return WorkerExit.CONFIG
     setup_process_logging(cfg.worker_log, f"W{cfg.worker_id}")
-    stop = StopControl(cfg.run_dir, cfg.worker_id, cfg.parent, parent_expected=args.parent_pid is not None)
+    stop = StopControl(
+        cfg.run_dir, cfg.worker_id, parent=cfg.parent, parent_expected=args.parent_pid is not None
+    )
     install_stop_handlers(stop.on_signal)
     status = WorkerStatus(cfg.worker_id, ProcessRef.current(), cfg.ports.appium)
     try:
@@ -136,7 +140,9 @@ def main(argv: list[str] | None = None) -> int:
         log.error("cannot start: %s", exc)
         return WorkerExit.PORT_IN_USE
     atexit.register(rig.server.stop)  # last resort; the loop's finally stops it first
-    heartbeat = HeartbeatThread(cfg.run_dir, status, stop, cfg.settings.worker.heartbeat_interval_s)
+    heartbeat = HeartbeatThread(
+        cfg.run_dir, status, stop, interval_s=cfg.settings.worker.heartbeat_interval_s
+    )
     heartbeat.beat()
     heartbeat.start()
     log.info(

@@ -54,6 +54,7 @@ class ServerSpec:
 def appium_spec(
     appium_home: Path,
     port: int,
+    *,
     log_path: Path,
     use_drivers: tuple[str, ...] = (),
     probe: tuple[str, str] | None = None,
@@ -112,6 +113,7 @@ class ServerProcess:
     def __init__(
         self,
         spec: ServerSpec,
+        *,
         ready_timeout_s: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,

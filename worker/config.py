@@ -59,7 +59,7 @@ class WorkerConfig:
 
 
 def build_config(
-    worker_id: int, settings: Settings, env: Mapping[str, str], simulate: bool, parent_pid: int | None
+    worker_id: int, settings: Settings, *, env: Mapping[str, str], simulate: bool, parent_pid: int | None
 ) -> WorkerConfig:
     """Resolve a worker's configuration. Raises PortPlanError or geelark ConfigError."""
     simulate = simulate or settings.simulate.enabled

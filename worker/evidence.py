@@ -30,7 +30,7 @@ def job_dir(logs_dir: Path, job_id: str) -> Path:
 class AttemptLog:
     """Context manager: while open, every log record of the process also goes to the attempt log."""
 
-    def __init__(self, logs_dir: Path, job_id: str, attempt: int, tag: str) -> None:
+    def __init__(self, logs_dir: Path, job_id: str, *, attempt: int, tag: str) -> None:
         self.folder = job_dir(logs_dir, job_id)
         self.attempt = attempt
         while (self.folder / f"attempt_{self.attempt}.log").exists():

@@ -36,7 +36,7 @@ class WorkerStatus:
     def update(self, **fields: object) -> None:
         """Change heartbeat fields (step, job_id, account, phone_id, job_started_at, appium)."""
         with self._lock:
-            self._hb = replace(self._hb, **fields)  # type: ignore[arg-type]
+            self._hb = replace(self._hb, **fields)  # type: ignore[arg-type]  # replace() checks the field names and types at run time
 
     def job_done(self) -> None:
         self.update(step="idle", job_id=None, account=None, job_started_at=None)
@@ -50,7 +50,7 @@ class StopControl:
     """Every reason to stop, in one place; `check()` raises StopRequested at a safe point."""
 
     def __init__(
-        self, run_dir: RunDir, worker_id: int, parent: ProcessRef | None, parent_expected: bool
+        self, run_dir: RunDir, worker_id: int, *, parent: ProcessRef | None, parent_expected: bool
     ) -> None:
         self.run_dir = run_dir
         self.worker_id = worker_id
@@ -111,7 +111,9 @@ class StopControl:
 class HeartbeatThread(threading.Thread):
     """Writes the heartbeat every `interval_s` and watches the parent process every second."""
 
-    def __init__(self, run_dir: RunDir, status: WorkerStatus, stop: StopControl, interval_s: float) -> None:
+    def __init__(
+        self, run_dir: RunDir, status: WorkerStatus, stop: StopControl, *, interval_s: float
+    ) -> None:
         super().__init__(name="heartbeat", daemon=True)
         self.run_dir = run_dir
         self.status = status

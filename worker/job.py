@@ -77,7 +77,9 @@ class JobAttempt:
     def run(self) -> AttemptResult:
         job = self.job
         attempt = job.attempts + job.infra_attempts + 1
-        with AttemptLog(self.rig.cfg.logs_dir, job.job_id, attempt, f"W{self.rig.cfg.worker_id}") as alog:
+        with AttemptLog(
+            self.rig.cfg.logs_dir, job.job_id, attempt=attempt, tag=f"W{self.rig.cfg.worker_id}"
+        ) as alog:
             log.info(
                 "attempt %s of job %s (account %s, video %s)",
                 alog.attempt,
@@ -147,7 +149,7 @@ class JobAttempt:
         self._step("session")
         extra = {"sim:jobTag": job.job_id} if rig.cfg.simulate else {}
         self.driver = open_session(
-            rig.server.url, session_options(rig.cfg.ports, phone.serial, rig.flow, extra)
+            rig.server.url, session_options(rig.cfg.ports, phone.serial, rig.flow, extra_caps=extra)
         )
         variables = {
             "caption": job.caption,
@@ -171,7 +173,7 @@ class JobAttempt:
         if cfg.settings.worker.video_transfer == "adb_push":
             remote = push_via_adb(self.rig.adb, phone, video, timeout_s)
         else:
-            remote = upload_via_geelark(self.rig.client, phone, video, timeout_s, cfg.poll_s)
+            remote = upload_via_geelark(self.rig.client, phone, video, timeout_s=timeout_s, poll_s=cfg.poll_s)
         announce_to_gallery(self.rig.adb, phone, remote)
         return remote
 

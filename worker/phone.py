@@ -53,6 +53,7 @@ class PhoneManager:
         adb: Adb,
         run_dir: RunDir,
         worker_id: int,
+        *,
         timeouts: PhoneTimeouts = PhoneTimeouts(),
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         check_stop: Callable[[], None] = lambda: None,
@@ -88,7 +89,7 @@ class PhoneManager:
         # Recorded after the status read and before the start call: a stop asked before we saw the
         # phone cannot close this line (see RunDir.phones_left_running), and a kill after the start
         # call still leaves the phone in the ledger.
-        self._record("started", phone.id, account)
+        self._record("started", phone_id=phone.id, account=account)
         self.current = PhoneHandle(phone.id, account, "")
         if phone.status is not PhoneStatus.RUNNING:
             if phone.status is not PhoneStatus.STARTING:
@@ -138,7 +139,7 @@ class PhoneManager:
     def _forget(self, stopped: bool, asked_at: datetime | None = None) -> None:
         handle, self.current = self.current, None
         if handle is not None and stopped:
-            self._record("stopped", handle.phone_id, handle.serial_name, asked_at)
+            self._record("stopped", phone_id=handle.phone_id, account=handle.serial_name, at=asked_at)
 
     def _still_running(self, handle: PhoneHandle) -> bool:
         result = self.client.phone_status([handle.phone_id])
@@ -188,9 +189,13 @@ class PhoneManager:
                 if time.monotonic() >= deadline:
                     raise
 
-    def _record(self, event: str, phone_id: str, account: str, at: datetime | None = None) -> None:
+    def _record(self, event: str, *, phone_id: str, account: str, at: datetime | None = None) -> None:
         when = self.now() if at is None else at
         if event == "started":
-            self.run_dir.record_phone("started", phone_id, account, self.worker_id, when)
+            self.run_dir.record_phone(
+                "started", phone_id=phone_id, serial_name=account, worker_id=self.worker_id, at=when
+            )
         else:
-            self.run_dir.record_phone("stopped", phone_id, account, self.worker_id, when)
+            self.run_dir.record_phone(
+                "stopped", phone_id=phone_id, serial_name=account, worker_id=self.worker_id, at=when
+            )

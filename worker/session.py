@@ -26,7 +26,7 @@ COMMAND_TIMEOUT_S = 120.0
 
 
 def session_options(
-    ports: WorkerPorts, udid: str, flow: Flow, extra_caps: Mapping[str, Any] | None = None
+    ports: WorkerPorts, udid: str, flow: Flow, *, extra_caps: Mapping[str, Any] | None = None
 ) -> UiAutomator2Options:
     """Capabilities for one session: udid `ip:port`, this worker's systemPort/mjpeg/chromedriver
     ports, and launch timeouts long enough for GeeLark phones (10 s failed 15 times in the original)."""

@@ -45,6 +45,7 @@ def upload_via_geelark(
     client: GeeLarkClient,
     phone: PhoneHandle,
     path: Path,
+    *,
     timeout_s: float,
     poll_s: float,
     clock: Callable[[], float] = time.monotonic,

@@ -55,7 +55,7 @@ def status_name(status: PhoneStatus | None) -> str:
 
 
 def client_settings(
-    settings: Settings, env: Mapping[str, str], simulator_url: str | None, quick: bool = False
+    settings: Settings, env: Mapping[str, str], *, simulator_url: str | None, quick: bool = False
 ) -> GeeLarkSettings:
     """Settings for a client of the real GeeLark, or of the simulator at `simulator_url`."""
     if simulator_url:

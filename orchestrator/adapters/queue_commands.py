@@ -22,7 +22,7 @@ def requeue_statuses(failed: bool, review: bool) -> tuple[JobStatus, ...]:
     return chosen or (JobStatus.FAILED, JobStatus.REVIEW)
 
 
-def requeue(settings: Settings, job_ids: Sequence[str], failed: bool, review: bool) -> RequeueResult:
+def requeue(settings: Settings, job_ids: Sequence[str], *, failed: bool, review: bool) -> RequeueResult:
     """Move the named jobs (or all failed / review jobs) back to pending. Raises UnknownJob.
 
     A review job may already be posted: requeueing it is the operator's explicit decision.

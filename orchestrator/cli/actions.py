@@ -76,7 +76,7 @@ def do_stop_all(state: CliState) -> ExitCode:
     settings = state.settings()
     if not state.json:
         console.echo("Stopping: asking a running orchestrator first (it gets its grace period)...")
-    result = stop_all(settings, os.environ, state.all_phones, now_local)
+    result = stop_all(settings, os.environ, all_phones=state.all_phones, now=now_local)
     if state.json:
         console.echo_json(result)
     else:
@@ -122,7 +122,12 @@ def execute_run(settings: Settings, cwd: Path, as_json: bool) -> ExitCode:
     install_stop_handlers(on_signal)
     header = (lambda: None) if as_json else (lambda: console.echo_lines(run_header(settings)))
     result = run_batch(
-        settings, cwd, os.environ, console.ConsoleObserver(to_stderr=as_json), stop, on_locked=header
+        settings,
+        cwd,
+        env=os.environ,
+        observer=console.ConsoleObserver(to_stderr=as_json),
+        stop=stop,
+        on_locked=header,
     )
     if as_json:
         console.echo_json(

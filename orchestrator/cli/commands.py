@@ -51,7 +51,7 @@ def logs(
 
     stop = StopSignals()
     install_stop_handlers(stop.on_signal)
-    for prefix, line in follow_files(discover, lines, lambda: stop.count == 0):
+    for prefix, line in follow_files(discover, backlog=lines, keep_going=lambda: stop.count == 0):
         console.echo(f"{prefix.ljust(width)} | {line}")
 
 
@@ -70,7 +70,7 @@ def requeue(
     if not job_ids and not (failed or review):
         raise fail("say what to requeue: JOB_ID ..., --failed and/or --review", ExitCode.USAGE)
     with errors_as_exit_codes():
-        result = requeue_jobs(state.settings(), job_ids or [], failed, review)
+        result = requeue_jobs(state.settings(), job_ids or [], failed=failed, review=review)
     if state.json:
         console.echo_json(result)
         return
@@ -116,10 +116,17 @@ def demo(
 
     state = state_of(ctx)
     with errors_as_exit_codes():
-        made = create_demo_folder(folder.resolve(), videos, accounts, workers, faults, port_base)
+        made = create_demo_folder(
+            folder.resolve(),
+            videos=videos,
+            accounts=accounts,
+            workers=workers,
+            faults=faults,
+            port_base=port_base,
+        )
         console.echo(f"Demo folder {made.folder}: {made.videos} videos, accounts {', '.join(made.accounts)}")
         os.chdir(made.folder)  # the demo behaves like an operator working in that folder
-        settings = load_config(made.config_file, {}, os.environ, made.folder).settings
+        settings = load_config(made.config_file, {}, env=os.environ, cwd=made.folder).settings
         code = execute_run(settings, made.folder, state.json)
     if not state.json:
         console.echo(f"Look around:  cd {made.folder}  then  parallel-orchestrator --status   (or: logs)")

@@ -7,6 +7,7 @@ emoji can never crash a run on a legacy Windows code page.
 from __future__ import annotations
 
 import contextlib
+import io
 import sys
 from datetime import datetime
 from typing import TYPE_CHECKING, TextIO
@@ -23,8 +24,9 @@ if TYPE_CHECKING:  # not imported at run time: --status must start fast (these p
 def make_console_safe() -> None:
     """Never fail on characters the console cannot show (Windows cp1252/cp437 consoles)."""
     for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(AttributeError, ValueError):
-            stream.reconfigure(errors="replace", line_buffering=True)  # type: ignore[union-attr]
+        if isinstance(stream, io.TextIOWrapper):  # not when a test or an embedder swapped it
+            with contextlib.suppress(ValueError):
+                stream.reconfigure(errors="replace", line_buffering=True)
 
 
 def echo(line: str = "", err: bool = False) -> None:

@@ -48,7 +48,7 @@ class DemoFolder:
     config_file: Path
 
 
-def demo_config(workers: int, faults: str, daily_limit: int, port_base: int | None = None) -> str:
+def demo_config(workers: int, *, faults: str, daily_limit: int, port_base: int | None = None) -> str:
     """The demo's TOML: simulated, fast backoff and cooldowns so a run ends in well under a minute."""
     ports = (
         ""
@@ -81,7 +81,7 @@ time_scale = 0.02
 
 
 def create_demo_folder(
-    folder: Path, videos: int, accounts: int, workers: int, faults: str, port_base: int | None = None
+    folder: Path, *, videos: int, accounts: int, workers: int, faults: str, port_base: int | None = None
 ) -> DemoFolder:
     """Create (or re-create, if an earlier demo made it) the sample folder. Raises OrchestratorError."""
     if folder.exists():
@@ -103,7 +103,9 @@ def create_demo_folder(
         (folder / "faults.json").write_text(json.dumps(dict(DEMO_FAULTS), indent=1), encoding="utf-8")
         faults = (folder / "faults.json").as_posix()
     config = folder / "parallel-orchestrator.toml"
-    config.write_text(demo_config(workers, faults, daily_limit, port_base), encoding="utf-8")
+    config.write_text(
+        demo_config(workers, faults=faults, daily_limit=daily_limit, port_base=port_base), encoding="utf-8"
+    )
     apply_changes(
         folder / "scheduler_state.json",
         folder / "parallel_progress.csv",

@@ -30,7 +30,7 @@ class CliState:
     all_phones: bool = False
 
     def loaded(self) -> LoadedSettings:
-        return load_config(self.config, self.overrides, os.environ, Path.cwd())
+        return load_config(self.config, self.overrides, env=os.environ, cwd=Path.cwd())
 
     def settings(self) -> Settings:
         return self.loaded().settings
@@ -68,6 +68,6 @@ def errors_as_exit_codes() -> Iterator[None]:
 
 def setup_logging(settings: Settings, file_name: str = "orchestrator.log") -> None:
     """Log this process's events to `logs/<file_name>`, with the GeeLark secrets masked."""
-    setup_process_logging(settings.paths.logs_dir / file_name, "ORC", logging.INFO, console=False)
+    setup_process_logging(settings.paths.logs_dir / file_name, "ORC", level=logging.INFO, console=False)
     for name in SECRET_ENV:
         register_secret(os.environ.get(name))

@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 def run_batch(
     settings: Settings,
     cwd: Path,
+    *,
     env: Mapping[str, str],
     observer: RunObserver,
     stop: StopSignals,
@@ -26,7 +27,7 @@ def run_batch(
 ) -> RunResult:
     """Hold the run lock, recover, seed, supervise the workers until done or stopped, shut down,
     report. Raises AlreadyRunning before anything is touched when another run holds the lock."""
-    run = open_run(settings, cwd, env, observer, stop)
+    run = open_run(settings, cwd, env=env, observer=observer, stop=stop)
     with run_lock(run):
         if on_locked is not None:
             on_locked()

@@ -87,7 +87,7 @@ class Run:
         """GeeLark (or the run's simulator) for stopping phones; None without credentials.
 
         `sleep` is how it waits (retry backoff, GeeLark's rate window): see `stoppable`."""
-        gl = client_settings(self.settings, self.env, self.simulator_url)
+        gl = client_settings(self.settings, self.env, simulator_url=self.simulator_url)
         if not (gl.token or (gl.app_id and gl.api_key)):
             return None
         return ClientPhoneApi(GeeLarkClient(gl, sleep=sleep or time.sleep))

@@ -111,7 +111,7 @@ class Fleet:
                 continue
             del self.procs[wid]
             reason = self.kill_reasons.pop(wid, "")
-            new = sv.exited(slot, code, now, self.policy, reason)
+            new = sv.exited(slot, code, now=now, policy=self.policy, reason=reason)
             self.slots[wid] = new
             events.append(self._exit_event(new, proc))
         return events
@@ -171,7 +171,7 @@ class Fleet:
         )
 
     def kill(
-        self, worker_id: int, reason: str, heartbeat: Heartbeat | None, grace_s: float = 3.0
+        self, worker_id: int, reason: str, *, heartbeat: Heartbeat | None, grace_s: float = 3.0
     ) -> FleetEvent:
         """Kill a worker's process tree (and its recorded Appium server); the exit is reaped later."""
         proc = self.procs.get(worker_id)
@@ -191,7 +191,10 @@ class Fleet:
 
     def kill_all(self, heartbeats: Mapping[int, Heartbeat], grace_s: float = 3.0) -> list[FleetEvent]:
         """Hard stop: the process tree of every live worker and every recorded Appium server."""
-        events = [self.kill(wid, "hard stop", heartbeats.get(wid), grace_s) for wid in list(self.procs)]
+        events = [
+            self.kill(wid, "hard stop", heartbeat=heartbeats.get(wid), grace_s=grace_s)
+            for wid in list(self.procs)
+        ]
         for wid, hb in heartbeats.items():
             if wid not in self.procs and hb.appium is not None:
                 kill_tree(hb.appium, grace_s=grace_s)

@@ -42,6 +42,7 @@ class PhoneStopResult:
 def choose_phones(
     ledger: Mapping[str, PhoneRecord],
     listed: Iterable[ListedPhone] | None,
+    *,
     project_accounts: Collection[str],
     all_phones: bool,
 ) -> list[PhoneTarget]:
@@ -67,6 +68,7 @@ def choose_phones(
 def stop_and_verify(
     api: PhoneApi,
     targets: Sequence[PhoneTarget],
+    *,
     deadline_s: float,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,

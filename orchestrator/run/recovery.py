@@ -42,6 +42,7 @@ def recorded_processes(run_dir: RunDir) -> dict[str, ProcessRef]:
 
 def stop_recorded_processes(
     run_dir: RunDir,
+    *,
     grace_s: float,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
@@ -77,6 +78,7 @@ def recover_claims(store: JobStore, alive_pids: Collection[int], now: datetime) 
 
 def stop_phones(
     api: PhoneApi | None,
+    *,
     run_dir: RunDir,
     project_accounts: Collection[str],
     all_phones: bool,
@@ -102,18 +104,22 @@ def stop_phones(
             listed = api.list_phones() if (project_accounts or all_phones) else None
         except GeeLarkError:
             listed = None
-        targets = choose_phones(ledger, listed, project_accounts, all_phones)
-        results = stop_and_verify(api, targets, deadline_s, sleep=sleep)
+        targets = choose_phones(ledger, listed, project_accounts=project_accounts, all_phones=all_phones)
+        results = stop_and_verify(api, targets, deadline_s=deadline_s, sleep=sleep)
     except GeeLarkError as exc:
         return PhoneCleanup((), f"GeeLark: {exc}")
     for r in results:
         if r.stopped and r.phone_id in ledger:
-            run_dir.record_phone("stopped", r.phone_id, r.serial_name, None, asked_at)
+            run_dir.record_phone(
+                "stopped", phone_id=r.phone_id, serial_name=r.serial_name, worker_id=None, at=asked_at
+            )
     if listed is not None:
         up = {p.phone_id for p in listed if p.status.is_up}
         for phone_id, rec in ledger.items():
             if phone_id not in up:
-                run_dir.record_phone("stopped", phone_id, rec.serial_name, None, asked_at)
+                run_dir.record_phone(
+                    "stopped", phone_id=phone_id, serial_name=rec.serial_name, worker_id=None, at=asked_at
+                )
     return PhoneCleanup(tuple(results))
 
 
@@ -121,5 +127,7 @@ def forget_vanished_phones(run_dir: RunDir, now: datetime) -> list[str]:
     """The simulator that ran these phones is gone, and they with it: close their ledger entries."""
     gone = run_dir.phones_left_running()
     for phone_id, rec in gone.items():
-        run_dir.record_phone("stopped", phone_id, rec.serial_name, None, now)
+        run_dir.record_phone(
+            "stopped", phone_id=phone_id, serial_name=rec.serial_name, worker_id=None, at=now
+        )
     return [f"{rec.serial_name or phone_id}" for phone_id, rec in gone.items()]

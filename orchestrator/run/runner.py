@@ -118,7 +118,7 @@ def _start_simulation(run: Run) -> None:
         return
     accounts = sorted({j.account for j in run.store.snapshot().jobs if j.account})
     log_file = run.settings.paths.logs_dir / "simulator.log"
-    run.simulator = start_simulator(run.settings, accounts, run.run_dir.root, log_file)
+    run.simulator = start_simulator(run.settings, accounts, run_root=run.run_dir.root, log_file=log_file)
     run.simulator_url = run.simulator.url
     run.say(f"Simulate: GeeLark simulator at {run.simulator_url} with {len(accounts)} phone(s)")
 
@@ -130,7 +130,16 @@ def _stop_ledger_phones(run: Run, label: str, worker_id: int | None = None) -> N
     timeout_s = run.settings.orchestrator.phone_stop_timeout_s
     sleep = run.stoppable(stop_at=1)  # a Ctrl+C during a wait for GeeLark stops the run at once
     api = run.phone_api(sleep)
-    cleanup = stop_phones(api, run.run_dir, (), False, timeout_s, now_local, worker_id, sleep)
+    cleanup = stop_phones(
+        api,
+        run_dir=run.run_dir,
+        project_accounts=(),
+        all_phones=False,
+        deadline_s=timeout_s,
+        now=now_local,
+        only_worker=worker_id,
+        sleep=sleep,
+    )
     for r in cleanup.results:
         state = "stopped" if r.stopped else f"NOT CONFIRMED ({r.final_status} {r.error})"
         run.say(f"{label}: phone {r.serial_name} ({r.phone_id}) {state}")
@@ -241,9 +250,15 @@ def watch_workers(run: Run, fleet: Fleet, mono: float, now: datetime) -> bool:
         if hb is not None and hb.process.pid == ref.pid:
             run.last_seen[wid] = now
         live[wid] = (ref.pid, run.last_seen.get(wid, now))
-    timeouts = (run.settings.worker.job_timeout_s, run.settings.orchestrator.heartbeat_timeout_s)
-    for wid, reason in find_stuck(heartbeats, live, now, *timeouts).items():
-        run.say(fleet.kill(wid, reason, heartbeats.get(wid)).message)
+    stuck = find_stuck(
+        heartbeats,
+        live,
+        now,
+        job_timeout_s=run.settings.worker.job_timeout_s,
+        heartbeat_timeout_s=run.settings.orchestrator.heartbeat_timeout_s,
+    )
+    for wid, reason in stuck.items():
+        run.say(fleet.kill(wid, reason, heartbeat=heartbeats.get(wid)).message)
     return bool(events)
 
 
@@ -261,7 +276,7 @@ def clean_up_after_worker(run: Run, worker_id: int, pid: int | None, hb: Heartbe
 
 
 def open_run(
-    settings: Settings, cwd: Path, env: Mapping[str, str], observer: RunObserver, stop: StopSignals
+    settings: Settings, cwd: Path, *, env: Mapping[str, str], observer: RunObserver, stop: StopSignals
 ) -> Run:
     return Run(
         settings=settings,

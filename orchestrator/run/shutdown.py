@@ -66,7 +66,16 @@ def stop_run_phones(run: Run) -> PhoneCleanup:
         return PhoneCleanup()
     sleep = run.stoppable(stop_at=2)  # the first Ctrl+C lets phones be stopped; a second cuts it short
     timeout_s = run.settings.orchestrator.phone_stop_timeout_s
-    cleanup = stop_phones(run.phone_api(sleep), run.run_dir, (), False, timeout_s, now_local, None, sleep)
+    cleanup = stop_phones(
+        run.phone_api(sleep),
+        run_dir=run.run_dir,
+        project_accounts=(),
+        all_phones=False,
+        deadline_s=timeout_s,
+        now=now_local,
+        only_worker=None,
+        sleep=sleep,
+    )
     for r in cleanup.results:
         verdict = "shut down" if r.stopped else f"NOT CONFIRMED: {r.final_status} {r.error}".rstrip()
         run.say(f"Phone {r.serial_name} ({r.phone_id}): {verdict}")

@@ -64,6 +64,7 @@ def simulator_command(settings: Settings, phones: Sequence[str], ready_file: Pat
 def start_simulator(
     settings: Settings,
     phones: Sequence[str],
+    *,
     run_root: Path,
     log_file: Path,
     clock: Callable[[], float] = time.monotonic,

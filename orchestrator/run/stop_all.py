@@ -56,6 +56,7 @@ class StopAllResult:
 def stop_all(
     settings: Settings,
     env: Mapping[str, str],
+    *,
     all_phones: bool,
     now: Callable[[], datetime],
     wait_s: float | None = None,
@@ -83,7 +84,7 @@ def stop_all(
     released = (
         recover_claims(open_store(settings), set(), now()) if settings.paths.progress_file.exists() else []
     )
-    phones = stop_phones_after(settings, env, run_dir, run, all_phones, now)
+    phones = stop_phones_after(settings, env, run_dir=run_dir, run=run, all_phones=all_phones, now=now)
     simulator = "none"
     if run is not None and run.simulator is not None and run.simulator.is_alive():
         stop_simulator(run.simulator)
@@ -106,6 +107,7 @@ class PhonesOutcome:
 def stop_phones_after(
     settings: Settings,
     env: Mapping[str, str],
+    *,
     run_dir: RunDir,
     run: RunInfo | None,
     all_phones: bool,
@@ -118,7 +120,7 @@ def stop_phones_after(
         return PhonesOutcome(note=f"the run's simulator is gone, and its {len(gone)} phone(s) with it")
     if sim_url is None and settings.simulate.enabled:
         return PhonesOutcome(note="simulate mode and no simulator running: no phone to stop")
-    gl = client_settings(settings, env, sim_url)
+    gl = client_settings(settings, env, simulator_url=sim_url)
     if not (gl.token or (gl.app_id and gl.api_key)):
         left = run_dir.phones_left_running()
         error = "no GeeLark credentials (set GEELARK_APP_ID + GEELARK_API_KEY, or GEELARK_TOKEN)"
@@ -126,11 +128,11 @@ def stop_phones_after(
     with GeeLarkClient(gl) as client:
         cleanup = stop_phones(
             ClientPhoneApi(client),
-            run_dir,
-            project_accounts(settings),
-            all_phones,
-            settings.orchestrator.phone_stop_timeout_s,
-            now,
+            run_dir=run_dir,
+            project_accounts=project_accounts(settings),
+            all_phones=all_phones,
+            deadline_s=settings.orchestrator.phone_stop_timeout_s,
+            now=now,
         )
     where = "the simulator" if sim_url else "GeeLark"
     scope = "every running phone" if all_phones else "phones we started and phones of this project's accounts"

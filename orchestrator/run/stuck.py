@@ -16,6 +16,7 @@ def find_stuck(
     heartbeats: Mapping[int, Heartbeat],
     live: Mapping[int, tuple[int, datetime]],
     now: datetime,
+    *,
     job_timeout_s: float,
     heartbeat_timeout_s: float,
 ) -> dict[int, str]:

@@ -79,7 +79,7 @@ class WorkerSlot:
 
 
 def _move(slot: WorkerSlot, state: WorkerState, now: float, **changes: object) -> WorkerSlot:
-    return replace(slot, state=state, since=now, **changes)  # type: ignore[arg-type]
+    return replace(slot, state=state, since=now, **changes)  # type: ignore[arg-type]  # replace() checks the field names and types at run time
 
 
 def _guard(slot: WorkerSlot, allowed: frozenset[WorkerState], event: str) -> None:
@@ -103,7 +103,7 @@ def observed_alive(slot: WorkerSlot, now: float, policy: RestartPolicy) -> Worke
 
 
 def exited(
-    slot: WorkerSlot, code: int | None, now: float, policy: RestartPolicy, reason: str = ""
+    slot: WorkerSlot, code: int | None, *, now: float, policy: RestartPolicy, reason: str = ""
 ) -> WorkerSlot:
     """The process is gone with exit `code` (None: unknown). `reason` explains a kill (e.g. stuck)."""
     _guard(slot, ALIVE_STATES, "exit")

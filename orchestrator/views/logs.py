@@ -87,6 +87,7 @@ def log_files(logs_dir: Path, worker: int | None, include_orchestrator: bool) ->
 
 def follow(
     discover: Callable[[], dict[str, Path]],
+    *,
     backlog: int,
     keep_going: Callable[[], bool],
     poll_s: float = 0.25,

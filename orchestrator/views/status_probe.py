@@ -49,6 +49,7 @@ def probe_phones(
     settings: Settings,
     run: RunInfo | None,
     ours: Collection[str],
+    *,
     env: Mapping[str, str] | None = None,
 ) -> PhonesView:
     """Running phones and billed minutes for `--status`; never raises, never waits long.
@@ -58,7 +59,7 @@ def probe_phones(
     sim_url = simulator_url_of(run)
     if settings.simulate.enabled and not sim_url:
         return PhonesView(False, "simulate mode and no run active: the simulator only lives during a run")
-    gl = client_settings(settings, env if env is not None else os.environ, sim_url, quick=True)
+    gl = client_settings(settings, env if env is not None else os.environ, simulator_url=sim_url, quick=True)
     try:
         gl.auth_mode  # noqa: B018 - raises when no credentials are configured
         from geelark.client import GeeLarkClient  # imported here: --status must start fast

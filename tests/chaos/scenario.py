@@ -18,6 +18,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 import psutil
@@ -258,7 +259,7 @@ def kill_workers(
         if sigkill(ref):
             job = heartbeat.job_id if heartbeat is not None else None
             record.worker_kills.append(WorkerKill(wid, ref.pid, job, on_target, time.monotonic()))
-            wait_for(lambda r=ref: not r.is_alive(), 10, f"worker {wid} to die")
+            wait_for(partial(is_dead, ref), 10, f"worker {wid} to die")
             record.parses.append(check_parse(fleet, f"SIGKILL of W{wid} (pid {ref.pid})"))
 
 
@@ -273,6 +274,10 @@ def start_run(fleet: Fleet) -> subprocess.Popen[bytes]:
 def nothing_due(fleet: Fleet) -> bool:
     outlook = work_outlook(fleet.snapshot(), datetime.now().astimezone(), fleet.store().policy)
     return outlook.finished()
+
+
+def is_dead(ref: ProcessRef) -> bool:
+    return not ref.is_alive()
 
 
 def kills_per_segment(plan: ChaosPlan) -> list[int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -30,17 +31,21 @@ NO_ACCOUNTS = AccountsState()
 HOUR = timedelta(hours=1)
 
 
-def job(job_id: str, account: str, status: JobStatus = JobStatus.PENDING, **fields: object) -> Job:
-    return replace(Job(job_id, account, f"{job_id}.mp4", "c"), status=status, **fields)  # type: ignore[arg-type]
+def job(job_id: str, account: str, status: JobStatus = JobStatus.PENDING, **fields: Any) -> Job:
+    return replace(Job(job_id, account, f"{job_id}.mp4", "c"), status=status, **fields)
 
 
 def done(job_id: str, account: str, at: datetime = T0) -> Job:
     return job(job_id, account, JobStatus.SUCCESS, completed_at=at, claimed_at=at)
 
 
-def claim_id(jobs: list[Job], accounts: AccountsState = NO_ACCOUNTS, **kwargs: object) -> str | None:
-    chosen = next_claim(jobs, accounts, T0, POLICY, **kwargs)  # type: ignore[arg-type]
-    indexed = ClaimIndex(jobs, POLICY.timezone).next_claim(jobs, accounts, T0, POLICY, **kwargs)  # type: ignore[arg-type]
+def claim_id(
+    jobs: list[Job], accounts: AccountsState = NO_ACCOUNTS, prefer_account: str | None = None
+) -> str | None:
+    chosen = next_claim(jobs, accounts, T0, POLICY, prefer_account=prefer_account)
+    indexed = ClaimIndex(jobs, POLICY.timezone).next_claim(
+        jobs, accounts, T0, POLICY, prefer_account=prefer_account
+    )
     assert chosen == indexed
     return None if chosen is None else chosen.job_id
 
@@ -108,9 +113,9 @@ def test_preferred_account_goes_first_when_eligible() -> None:
 
 def test_has_due_job_answers_for_one_account() -> None:
     jobs = [job("j1", "a"), job("j2", "b", JobStatus.RETRYING, retry_at=T0 + HOUR)]
-    assert has_due_job(jobs, NO_ACCOUNTS, "a", T0, POLICY)
-    assert not has_due_job(jobs, NO_ACCOUNTS, "b", T0, POLICY)
-    assert ClaimIndex(jobs, POLICY.timezone).has_due_job(jobs, NO_ACCOUNTS, "a", T0, POLICY)
+    assert has_due_job(jobs, NO_ACCOUNTS, "a", T0, policy=POLICY)
+    assert not has_due_job(jobs, NO_ACCOUNTS, "b", T0, policy=POLICY)
+    assert ClaimIndex(jobs, POLICY.timezone).has_due_job(jobs, NO_ACCOUNTS, "a", T0, policy=POLICY)
 
 
 def test_lease_expires_after_the_policy_lease() -> None:
@@ -169,9 +174,9 @@ def eligible(candidate: Job, jobs: list[Job], accounts: AccountsState) -> bool:
 @settings(max_examples=300, deadline=None)
 @given(random_jobs, account_states, st.none() | st.sampled_from("abcd"))
 def test_claim_rule_properties(jobs: list[Job], accounts: AccountsState, prefer: str | None) -> None:
-    chosen = next_claim(jobs, accounts, T0, POLICY, prefer)
+    chosen = next_claim(jobs, accounts, T0, POLICY, prefer_account=prefer)
     index = ClaimIndex(jobs, POLICY.timezone)
-    assert index.next_claim(jobs, accounts, T0, POLICY, prefer) == chosen
+    assert index.next_claim(jobs, accounts, T0, POLICY, prefer_account=prefer) == chosen
     if chosen is None:
         assert not any(eligible(j, jobs, accounts) for j in jobs)
         return
@@ -179,8 +184,8 @@ def test_claim_rule_properties(jobs: list[Job], accounts: AccountsState, prefer:
     first_of_account = next(j for j in jobs if j.account == chosen.account and is_due(j, T0))
     assert chosen is first_of_account
     for account in "abcd":
-        assert index.has_due_job(jobs, accounts, account, T0, POLICY) == has_due_job(
-            jobs, accounts, account, T0, POLICY
+        assert index.has_due_job(jobs, accounts, account, T0, policy=POLICY) == has_due_job(
+            jobs, accounts, account, T0, policy=POLICY
         )
 
 

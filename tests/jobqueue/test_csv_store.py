@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -19,8 +20,8 @@ BOM = "\ufeff"
 HEADER13 = ",".join(SEED_COLUMNS)
 
 
-def csv_store(path: Path, **kwargs: object) -> CsvJobStore:
-    return CsvJobStore(path, POLICY, lock_timeout_s=10, **kwargs)  # type: ignore[arg-type]
+def csv_store(path: Path, **kwargs: Any) -> CsvJobStore:
+    return CsvJobStore(path, POLICY, lock_timeout_s=10, **kwargs)
 
 
 def write(path: Path, text: str, newline: str = "\r\n") -> Path:
@@ -162,10 +163,10 @@ def test_a_file_held_open_by_excel_raises_file_busy_and_loses_nothing(
     before = path.read_bytes()
     real_replace = os.replace
 
-    def denied(source: object, target: object) -> None:
+    def denied(source: str | Path, target: str | Path) -> None:
         if Path(str(target)) == path:
             raise PermissionError(13, "Permission denied")
-        real_replace(source, target)  # type: ignore[arg-type]
+        real_replace(source, target)
 
     monkeypatch.setattr(os, "replace", denied)
     with pytest.raises(FileBusy, match=r"parallel_progress\.csv.*Excel"):
@@ -182,11 +183,11 @@ def test_a_transient_denial_is_retried(tmp_path: Path, monkeypatch: pytest.Monke
     store.seed(new_jobs(1))
     real_replace, failures = os.replace, [2]
 
-    def flaky(source: object, target: object) -> None:
+    def flaky(source: str | Path, target: str | Path) -> None:
         if Path(str(target)) == path and failures[0]:
             failures[0] -= 1
             raise PermissionError(13, "Permission denied")
-        real_replace(source, target)  # type: ignore[arg-type]
+        real_replace(source, target)
 
     monkeypatch.setattr(os, "replace", flaky)
     assert store.claim_next(1, 1, T0) is not None

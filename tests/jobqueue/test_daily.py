@@ -17,8 +17,9 @@ def done_at(moment: datetime, account: str = "a") -> Job:
     return Job("j", account, "v", "c", status=JobStatus.SUCCESS, completed_at=moment)
 
 
-def at(zone: str, *parts: int, fold: int = 0) -> datetime:
-    return datetime(*parts, tzinfo=ZoneInfo(zone), fold=fold)  # type: ignore[misc]
+def at(zone: str, *ymd_hms: int, fold: int = 0) -> datetime:
+    year, month, day, hour, minute, second = (*ymd_hms, 0, 0, 0)[:6]
+    return datetime(year, month, day, hour, minute, second, tzinfo=ZoneInfo(zone), fold=fold)
 
 
 @pytest.mark.parametrize("zone", [NY, BERLIN])

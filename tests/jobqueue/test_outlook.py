@@ -4,6 +4,7 @@ succeed now", and the run's exit rule waits only for what comes due today."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from hypothesis import given, settings
 
@@ -19,8 +20,8 @@ UTC5 = QueuePolicy(daily_limit=5, timezone="UTC")
 UTC1 = QueuePolicy(daily_limit=1, timezone="UTC")
 
 
-def job(job_id: str, account: str, status: JobStatus = JobStatus.PENDING, **fields: object) -> Job:
-    return Job(job_id, account, f"/v/{job_id}.mp4", "c", status, **fields)  # type: ignore[arg-type]
+def job(job_id: str, account: str, status: JobStatus = JobStatus.PENDING, **fields: Any) -> Job:
+    return Job(job_id, account, f"/v/{job_id}.mp4", "c", status, **fields)
 
 
 def done(job_id: str, account: str) -> Job:
@@ -106,9 +107,9 @@ def test_outlook_says_due_now_exactly_when_a_claim_would_succeed(
 ) -> None:
     out = work_outlook(QueueSnapshot(tuple(jobs), accounts), T0, POLICY)
     assert (out.due_now > 0) == (next_claim(jobs, accounts, T0, POLICY) is not None)
-    claimable = {a for a in "abcd" if has_due_job(jobs, accounts, a, T0, POLICY)}
+    claimable = {a for a in "abcd" if has_due_job(jobs, accounts, a, T0, policy=POLICY)}
     assert out.due_accounts == claimable
     index = ClaimIndex(jobs, POLICY.timezone)
-    assert {a for a in "abcd" if index.has_due_job(jobs, accounts, a, T0, POLICY)} == claimable
+    assert {a for a in "abcd" if index.has_due_job(jobs, accounts, a, T0, policy=POLICY)} == claimable
     views = accounts_outlook(QueueSnapshot(tuple(jobs), accounts), T0, POLICY)
     assert {a for a, v in views.items() if v.gate.open and v.next_due_at == T0} == claimable

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from datetime import timedelta
+from functools import partial
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -27,28 +28,44 @@ POLICY = QueuePolicy(daily_limit=2, timezone="America/New_York", infra_failures_
 INFRA = Outcome(OutcomeKind.INFRASTRUCTURE, "adb_timeout")
 
 
+def is_not_worker(dead: int, worker_id: int, pid: int) -> bool:
+    return worker_id != dead
+
+
 def test_consecutive_infra_failures_start_a_cooldown_and_success_resets_the_streak() -> None:
-    state = after_outcome(AccountsState(), "a", "j1", INFRA, T0, POLICY)
+    state = after_outcome(AccountsState(), "a", "j1", outcome=INFRA, now=T0, policy=POLICY)
     assert state.infra_streaks == {"a": 1} and not state.cooldowns
-    reset = after_outcome(state, "a", "j1", Outcome(OutcomeKind.SUCCESS), T0, POLICY)
+    reset = after_outcome(state, "a", "j1", outcome=Outcome(OutcomeKind.SUCCESS), now=T0, policy=POLICY)
     assert reset.infra_streaks == {}
-    cooled = after_outcome(state, "a", "j2", INFRA, T0, POLICY)
+    cooled = after_outcome(state, "a", "j2", outcome=INFRA, now=T0, policy=POLICY)
     assert cooled.cooldowns["a"].until == T0 + timedelta(seconds=POLICY.infra_cooldown_s)
     assert not cooled.is_available("a", T0) and cooled.infra_streaks == {}
 
 
 def test_ended_cooldowns_are_dropped() -> None:
     cooled = after_outcome(
-        after_outcome(AccountsState(), "a", "j", INFRA, T0, POLICY), "a", "j", INFRA, T0, POLICY
+        after_outcome(AccountsState(), "a", "j", outcome=INFRA, now=T0, policy=POLICY),
+        "a",
+        "j",
+        outcome=INFRA,
+        now=T0,
+        policy=POLICY,
     )
     later = T0 + timedelta(seconds=POLICY.infra_cooldown_s)
-    assert after_outcome(cooled, "b", "j", Outcome(OutcomeKind.SUCCESS), later, POLICY).cooldowns == {}
+    assert (
+        after_outcome(
+            cooled, "b", "j", outcome=Outcome(OutcomeKind.SUCCESS), now=later, policy=POLICY
+        ).cooldowns
+        == {}
+    )
 
 
 def test_account_outcome_blocks_and_unblock_lifts() -> None:
-    state = after_outcome(AccountsState(), "a", "j1", Outcome(OutcomeKind.ACCOUNT, "banned"), T0, POLICY)
+    state = after_outcome(
+        AccountsState(), "a", "j1", outcome=Outcome(OutcomeKind.ACCOUNT, "banned"), now=T0, policy=POLICY
+    )
     assert state.blocked["a"].reason == "banned" and not state.is_available("a", T0)
-    assert block(state, "a", "other", "j2", T0).blocked["a"].job_id == "j1"
+    assert block(state, "a", "other", job_id="j2", now=T0).blocked["a"].job_id == "j1"
     assert unblock(state, "a") == (AccountsState(), True)
     assert unblock(AccountsState(), "a")[1] is False
 
@@ -93,7 +110,7 @@ def test_no_account_is_ever_held_twice_or_posted_over_its_limit(
         elif action == "requeue":
             store.requeue(None, [JobStatus.FAILED])
         elif action == "orphan":
-            store.recover_orphans(lambda worker_id, pid, dead=worker: worker_id != dead, now)
+            store.recover_orphans(partial(is_not_worker, worker), now)
             held.pop(worker, None)
         elif claim is None:
             held_claim = store.claim_next(worker, worker, now) if action == "claim" else None

@@ -27,7 +27,7 @@ PENDING = Job("j1", "acc", "v.mp4", "cap", max_attempts=2)
 
 
 def claimed(job: Job = PENDING) -> Job:
-    return claim_job(job, 3, 4242, "tok", T0)
+    return claim_job(job, 3, 4242, token="tok", now=T0)
 
 
 def test_claim_sets_worker_token_and_time() -> None:
@@ -40,52 +40,58 @@ def test_claim_sets_worker_token_and_time() -> None:
 @pytest.mark.parametrize("status", [JobStatus.CLAIMED, JobStatus.SUCCESS, JobStatus.FAILED, JobStatus.REVIEW])
 def test_claim_from_a_non_claimable_status_is_illegal(status: JobStatus) -> None:
     with pytest.raises(IllegalTransition):
-        claim_job(replace(PENDING, status=status), 1, 1, "t", T0)
+        claim_job(replace(PENDING, status=status), 1, 1, token="t", now=T0)
 
 
 def test_unassigned_job_cannot_be_claimed() -> None:
     with pytest.raises(IllegalTransition):
-        claim_job(replace(PENDING, account=""), 1, 1, "t", T0)
+        claim_job(replace(PENDING, account=""), 1, 1, token="t", now=T0)
 
 
 def test_success_clears_the_claim_and_keeps_attempts() -> None:
-    job = apply_outcome(claimed(), Outcome(OutcomeKind.SUCCESS), T0, POLICY, RNG)
+    job = apply_outcome(claimed(), Outcome(OutcomeKind.SUCCESS), now=T0, policy=POLICY, rng=RNG)
     assert (job.status, job.completed_at, job.claim_token, job.attempts) == (JobStatus.SUCCESS, T0, "", 0)
 
 
 def test_retryable_consumes_an_attempt_and_backs_off() -> None:
-    job = apply_outcome(claimed(), Outcome(OutcomeKind.RETRYABLE, "captcha", "m"), T0, POLICY, RNG)
+    job = apply_outcome(
+        claimed(), Outcome(OutcomeKind.RETRYABLE, "captcha", "m"), now=T0, policy=POLICY, rng=RNG
+    )
     assert (job.status, job.attempts, job.retry_at) == (JobStatus.RETRYING, 1, T0 + timedelta(seconds=10))
     assert (job.error_type, job.error) == ("captcha", "m")
 
 
 def test_retryable_fails_when_attempts_are_used_up() -> None:
     job = apply_outcome(
-        claimed(replace(PENDING, attempts=1)), Outcome(OutcomeKind.RETRYABLE), T0, POLICY, RNG
+        claimed(replace(PENDING, attempts=1)), Outcome(OutcomeKind.RETRYABLE), now=T0, policy=POLICY, rng=RNG
     )
     assert (job.status, job.attempts) == (JobStatus.FAILED, 2)
 
 
 @pytest.mark.parametrize("kind", [OutcomeKind.PERMANENT, OutcomeKind.ACCOUNT])
 def test_permanent_and_account_outcomes_fail_at_once(kind: OutcomeKind) -> None:
-    job = apply_outcome(claimed(), Outcome(kind, "suspended", "x" * 900), T0, POLICY, RNG)
+    job = apply_outcome(claimed(), Outcome(kind, "suspended", "x" * 900), now=T0, policy=POLICY, rng=RNG)
     assert (job.status, job.attempts, len(job.error)) == (JobStatus.FAILED, 1, 500)
 
 
 def test_infrastructure_does_not_consume_an_attempt() -> None:
-    job = apply_outcome(claimed(), Outcome(OutcomeKind.INFRASTRUCTURE, "adb_timeout"), T0, POLICY, RNG)
+    job = apply_outcome(
+        claimed(), Outcome(OutcomeKind.INFRASTRUCTURE, "adb_timeout"), now=T0, policy=POLICY, rng=RNG
+    )
     assert (job.status, job.attempts, job.infra_attempts) == (JobStatus.RETRYING, 0, 1)
 
 
 def test_infrastructure_budget_exhausted_fails_the_job() -> None:
     start = claimed(replace(PENDING, infra_attempts=1))
-    job = apply_outcome(start, Outcome(OutcomeKind.INFRASTRUCTURE, "adb_timeout"), T0, POLICY, RNG)
+    job = apply_outcome(
+        start, Outcome(OutcomeKind.INFRASTRUCTURE, "adb_timeout"), now=T0, policy=POLICY, rng=RNG
+    )
     assert (job.status, job.error_type, job.attempts) == (JobStatus.FAILED, INFRA_BUDGET_EXHAUSTED, 0)
 
 
 def test_outcome_on_an_unclaimed_job_is_illegal() -> None:
     with pytest.raises(IllegalTransition):
-        apply_outcome(PENDING, Outcome(OutcomeKind.SUCCESS), T0, POLICY, RNG)
+        apply_outcome(PENDING, Outcome(OutcomeKind.SUCCESS), now=T0, policy=POLICY, rng=RNG)
 
 
 def test_release_before_checkpoint_returns_to_pending_without_an_attempt() -> None:
@@ -142,7 +148,9 @@ def test_requeue_of_other_statuses_is_illegal(status: JobStatus) -> None:
 )
 def test_any_failure_recorded_after_the_checkpoint_goes_to_review_not_retry(kind: OutcomeKind) -> None:
     job = checkpoint_job(claimed(), T0)
-    after = apply_outcome(job, Outcome(kind, "post_unconfirmed", "no confirmation"), T0, POLICY, RNG)
+    after = apply_outcome(
+        job, Outcome(kind, "post_unconfirmed", "no confirmation"), now=T0, policy=POLICY, rng=RNG
+    )
     assert after.status is JobStatus.REVIEW
     assert after.retry_at is None and after.claim_token == ""
     assert after.error_type == "post_unconfirmed"
@@ -151,4 +159,7 @@ def test_any_failure_recorded_after_the_checkpoint_goes_to_review_not_retry(kind
 
 def test_success_after_the_checkpoint_is_a_success() -> None:
     job = checkpoint_job(claimed(), T0)
-    assert apply_outcome(job, Outcome(OutcomeKind.SUCCESS), T0, POLICY, RNG).status is JobStatus.SUCCESS
+    assert (
+        apply_outcome(job, Outcome(OutcomeKind.SUCCESS), now=T0, policy=POLICY, rng=RNG).status
+        is JobStatus.SUCCESS
+    )

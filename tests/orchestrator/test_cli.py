@@ -113,7 +113,8 @@ def test_requeue_and_unblock_change_the_queue(workdir: Workdir, console: InProce
     assert console.cli("requeue").returncode == 2
     result = console.cli("requeue", "--failed")
     assert result.returncode == 0 and claim.job.job_id in result.stdout
-    assert workdir.snapshot().job(claim.job.job_id).status is JobStatus.PENDING  # type: ignore[union-attr]
+    requeued = workdir.snapshot().job(claim.job.job_id)
+    assert requeued is not None and requeued.status is JobStatus.PENDING
     assert claim.job.account in workdir.snapshot().blocked
     assert "unblocked" in console.cli("unblock", claim.job.account).stdout
     assert claim.job.account not in workdir.snapshot().blocked

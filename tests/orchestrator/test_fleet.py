@@ -55,7 +55,7 @@ def test_a_stuck_worker_is_killed_and_restarted(reaper: Reaper) -> None:
     fleet = Fleet(1, spawner, RestartPolicy(start_secs=0.1, max_crashes=3, backoff_base_s=0.05))
     fleet.spawn_one(1, time.monotonic())
     first = fleet.procs[0].ref
-    fleet.kill(0, "job X running 31m", None, grace_s=1.0)
+    fleet.kill(0, "job X running 31m", heartbeat=None, grace_s=1.0)
     assert not first.is_alive()
     wait_for(lambda: fleet.reap(time.monotonic()), 5, "the kill to be reaped")
     assert fleet.slots[0].state is WorkerState.BACKOFF and fleet.slots[0].reason == "job X running 31m"

@@ -60,9 +60,11 @@ def test_follow_multiplexes_history_then_new_lines_and_picks_up_new_workers(tmp_
         if n == 1:
             (tmp_path / "worker_1.log").write_text("w1 first\n")
 
-    seen = []
+    seen: list[tuple[str, str]] = []
     discover = lambda: log_files(tmp_path, None, False)  # noqa: E731
-    for item in follow(discover, 2, lambda: len(seen) < 4, poll_s=0, sleep=tick, clock=lambda: now[0]):
+    for item in follow(
+        discover, backlog=2, keep_going=lambda: len(seen) < 4, poll_s=0, sleep=tick, clock=lambda: now[0]
+    ):
         seen.append(item)
     assert seen[:3] == [("W0", "h2"), ("W0", "h3"), ("W0", "live")]
     assert seen[3] == ("W1", "w1 first")

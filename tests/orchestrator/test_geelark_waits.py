@@ -39,23 +39,23 @@ def settings_in(tmp_path: Path, time_scale: float = 0.02) -> Settings:
 def test_a_simulator_client_waits_on_the_simulators_clock_and_shares_the_workers_budget(
     tmp_path: Path,
 ) -> None:
-    gl = client_settings(settings_in(tmp_path, 0.02), {}, "http://127.0.0.1:9")
+    gl = client_settings(settings_in(tmp_path, 0.02), {}, simulator_url="http://127.0.0.1:9")
     assert gl.rate_window_s == pytest.approx(1.2)  # not a real minute against a fast simulator
     assert gl.rate_limit_dir == tmp_path / "rt" / "geelark-budget"
 
 
 def test_the_real_cloud_keeps_its_minute_and_a_status_probe_never_waits(tmp_path: Path) -> None:
     settings = settings_in(tmp_path, 0.02)
-    real = client_settings(settings, {"GEELARK_TOKEN": "t0ken"}, None)
+    real = client_settings(settings, {"GEELARK_TOKEN": "t0ken"}, simulator_url=None)
     assert real.rate_window_s == 60.0
     assert real.rate_limit_dir == tmp_path / "rt" / "geelark-budget"
-    quick = client_settings(settings, {"GEELARK_TOKEN": "t0ken"}, None, quick=True)
+    quick = client_settings(settings, {"GEELARK_TOKEN": "t0ken"}, simulator_url=None, quick=True)
     assert quick.max_attempts == 1 and quick.rate_limit_dir is None
 
 
 def test_the_first_ctrl_c_ends_waits_of_the_running_loop_but_not_of_the_shutdown(tmp_path: Path) -> None:
     stop = StopSignals()
-    run = open_run(settings_in(tmp_path), tmp_path, {}, Collect(), stop)
+    run = open_run(settings_in(tmp_path), tmp_path, env={}, observer=Collect(), stop=stop)
     during_run, during_shutdown = run.stoppable(stop_at=1), run.stoppable(stop_at=2)
     during_run(0.01)
     stop.count = 1
@@ -68,7 +68,7 @@ def test_the_first_ctrl_c_ends_waits_of_the_running_loop_but_not_of_the_shutdown
 
 
 def test_stop_all_ends_the_running_loops_waits(tmp_path: Path) -> None:
-    run = open_run(settings_in(tmp_path), tmp_path, {}, Collect(), StopSignals())
+    run = open_run(settings_in(tmp_path), tmp_path, env={}, observer=Collect(), stop=StopSignals())
     run.run_dir.ensure()
     run.run_dir.request_stop()
     assert run.run_dir.stop_all_file.exists()
@@ -79,7 +79,7 @@ def test_stop_all_ends_the_running_loops_waits(tmp_path: Path) -> None:
 def test_a_long_wait_is_told_to_the_operator_with_the_way_out(tmp_path: Path) -> None:
     observer = Collect()
     stop = StopSignals(count=2)
-    run = open_run(settings_in(tmp_path), tmp_path, {}, observer, stop)
+    run = open_run(settings_in(tmp_path), tmp_path, env={}, observer=observer, stop=stop)
     with pytest.raises(Interrupted):
         run.stoppable(stop_at=2)(45.0)
     assert observer.events == ["GeeLark asks us to wait 45s (rate limit); Ctrl+C again ends the wait"]

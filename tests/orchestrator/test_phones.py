@@ -19,7 +19,7 @@ LISTED = [
 
 
 def test_by_default_our_started_phones_and_our_accounts_phones_are_stopped_not_others() -> None:
-    targets = choose_phones(LEDGER, LISTED, {"acct1", "acct2", "acct3"}, all_phones=False)
+    targets = choose_phones(LEDGER, LISTED, project_accounts={"acct1", "acct2", "acct3"}, all_phones=False)
     assert [(t.phone_id, t.why) for t in targets] == [
         ("p1", "started by worker 0"),
         ("p2", "account of this project"),
@@ -27,12 +27,14 @@ def test_by_default_our_started_phones_and_our_accounts_phones_are_stopped_not_o
 
 
 def test_every_running_phone_only_with_the_explicit_flag() -> None:
-    targets = choose_phones(LEDGER, LISTED, set(), all_phones=True)
+    targets = choose_phones(LEDGER, LISTED, project_accounts=set(), all_phones=True)
     assert {t.phone_id for t in targets} == {"p1", "p2", "p3"}
 
 
 def test_when_geelark_cannot_list_the_ledger_still_counts() -> None:
-    assert [t.phone_id for t in choose_phones(LEDGER, None, {"acct2"}, False)] == ["p1"]
+    assert [
+        t.phone_id for t in choose_phones(LEDGER, None, project_accounts={"acct2"}, all_phones=False)
+    ] == ["p1"]
 
 
 class FakeApi:
@@ -59,7 +61,7 @@ def test_a_stop_is_verified_by_polling_until_shut_down() -> None:
     api = FakeApi({"p1": 3})
     clock = iter(float(n) for n in range(100))
     results = stop_and_verify(
-        api, [PhoneTarget("p1", "acct1", "x")], 30, clock=lambda: next(clock), sleep=lambda s: None
+        api, [PhoneTarget("p1", "acct1", "x")], deadline_s=30, clock=lambda: next(clock), sleep=lambda s: None
     )
     assert results[0].stopped and results[0].final_status == "shut down"
 
@@ -68,7 +70,7 @@ def test_a_phone_still_running_at_the_deadline_is_reported_not_hidden() -> None:
     api = FakeApi({"p1": 1000})
     clock = iter(float(n) for n in range(1000))
     results = stop_and_verify(
-        api, [PhoneTarget("p1", "acct1", "x")], 10, clock=lambda: next(clock), sleep=lambda s: None
+        api, [PhoneTarget("p1", "acct1", "x")], deadline_s=10, clock=lambda: next(clock), sleep=lambda s: None
     )
     assert not results[0].stopped and results[0].final_status == "running"
     assert len(api.stop_calls) > 1  # asked again while waiting

@@ -10,6 +10,7 @@ import json
 import subprocess
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -83,7 +84,9 @@ def assert_all_jobs_ended(workdir: Workdir) -> None:
     assert counts[JobStatus.SUCCESS] >= 1
 
 
-def status_json_in_process(workdir: Workdir, monkeypatch: pytest.MonkeyPatch) -> tuple[dict, QueueSnapshot]:  # type: ignore[type-arg]
+def status_json_in_process(
+    workdir: Workdir, monkeypatch: pytest.MonkeyPatch
+) -> tuple[dict[str, Any], QueueSnapshot]:
     """`--status --json` and the CSV read around it, retried until the queue did not move meanwhile."""
     monkeypatch.chdir(workdir.path)
     for _ in range(50):

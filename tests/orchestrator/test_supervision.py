@@ -22,18 +22,18 @@ def test_a_spawned_worker_is_starting_then_running_after_start_secs() -> None:
 
 
 def test_a_clean_exit_means_nothing_due_and_is_not_a_crash() -> None:
-    slot = sv.exited(started(), 0, 10.0, POLICY)
+    slot = sv.exited(started(), 0, now=10.0, policy=POLICY)
     assert slot.state is WorkerState.EXITED
     assert slot.crashes == 0
 
 
 def test_a_crash_backs_off_with_a_growing_capped_delay() -> None:
-    slot = sv.exited(started(), 1, 10.0, POLICY)
+    slot = sv.exited(started(), 1, now=10.0, policy=POLICY)
     assert slot.state is WorkerState.BACKOFF
     assert slot.restart_at == 12.0
     assert not sv.restart_due(slot, 11.9)
     assert sv.restart_due(slot, 12.0)
-    slot = sv.exited(sv.spawned(slot, 12.0), 1, 13.0, POLICY)
+    slot = sv.exited(sv.spawned(slot, 12.0), 1, now=13.0, policy=POLICY)
     assert slot.restart_at == 13.0 + 4.0
     assert POLICY.backoff_s(5) == 5.0
 
@@ -41,7 +41,7 @@ def test_a_crash_backs_off_with_a_growing_capped_delay() -> None:
 def test_a_worker_that_keeps_crashing_is_given_up() -> None:
     slot = started()
     for n in range(POLICY.max_crashes):
-        slot = sv.exited(slot, 1, float(n), POLICY)
+        slot = sv.exited(slot, 1, now=float(n), policy=POLICY)
         if slot.state is WorkerState.FATAL:
             break
         slot = sv.spawned(slot, float(n))
@@ -51,13 +51,13 @@ def test_a_worker_that_keeps_crashing_is_given_up() -> None:
 
 
 def test_a_worker_killed_for_being_stuck_counts_as_a_crash_even_with_exit_0() -> None:
-    slot = sv.exited(started(), 0, 5.0, POLICY, reason="job X stuck")
+    slot = sv.exited(started(), 0, now=5.0, policy=POLICY, reason="job X stuck")
     assert slot.state is WorkerState.BACKOFF
     assert slot.reason == "job X stuck"
 
 
 def test_a_stable_worker_forgets_earlier_crashes() -> None:
-    slot = sv.spawned(sv.exited(started(), 1, 1.0, POLICY), 3.0)
+    slot = sv.spawned(sv.exited(started(), 1, now=1.0, policy=POLICY), 3.0)
     slot = sv.observed_alive(slot, 6.0, POLICY)
     assert slot.state is WorkerState.RUNNING and slot.crashes == 1
     assert sv.observed_alive(slot, 6.0 + 60.0, POLICY).crashes == 0
@@ -66,13 +66,13 @@ def test_a_stable_worker_forgets_earlier_crashes() -> None:
 def test_a_stopping_worker_that_exits_is_stopped_not_crashed() -> None:
     slot = sv.stopping(started(), 1.0)
     assert slot.state is WorkerState.STOPPING
-    slot = sv.exited(slot, 130, 2.0, POLICY)
+    slot = sv.exited(slot, 130, now=2.0, policy=POLICY)
     assert slot.state is WorkerState.STOPPED
     assert slot.crashes == 0
 
 
 def test_stop_moves_a_backing_off_worker_to_stopped_and_leaves_fatal_alone() -> None:
-    backoff = sv.exited(started(), 1, 1.0, POLICY)
+    backoff = sv.exited(started(), 1, now=1.0, policy=POLICY)
     assert sv.stopping(backoff, 2.0).state is WorkerState.STOPPED
     fatal = WorkerSlot(0, WorkerState.FATAL)
     assert sv.stopping(fatal, 2.0) is fatal
@@ -88,17 +88,19 @@ def test_spawning_a_live_or_fatal_worker_is_illegal(state: WorkerState) -> None:
 
 def test_an_exit_of_a_worker_that_is_not_alive_is_illegal() -> None:
     with pytest.raises(sv.IllegalWorkerTransition):
-        sv.exited(WorkerSlot(0, WorkerState.EXITED), 0, 1.0, POLICY)
+        sv.exited(WorkerSlot(0, WorkerState.EXITED), 0, now=1.0, policy=POLICY)
 
 
 def test_a_worker_exit_that_a_restart_cannot_fix_is_fatal_at_once() -> None:
-    slot = sv.exited(started(), 2, 1.0, POLICY)
+    slot = sv.exited(started(), 2, now=1.0, policy=POLICY)
     assert slot.state is WorkerState.FATAL
     assert "bad arguments, settings or flow file" in slot.reason
 
 
 def test_the_crash_reason_names_the_workers_exit_meaning() -> None:
-    assert sv.exited(started(), 3, 1.0, POLICY).reason == "exit code 3: a port of its plan is in use"
+    assert (
+        sv.exited(started(), 3, now=1.0, policy=POLICY).reason == "exit code 3: a port of its plan is in use"
+    )
 
 
 def test_a_second_ctrl_c_forces_only_when_it_is_not_the_same_keypress_delivered_twice() -> None:

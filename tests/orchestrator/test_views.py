@@ -6,13 +6,14 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
-from jobqueue import JobStatus, QueuePolicy
+from jobqueue import JobStatus, QueuePolicy, QueueSnapshot
 from jobqueue.outlook import work_outlook
 from orchestrator.cli.render import status_lines
 from orchestrator.jsonable import dumps
 from orchestrator.views.progress import progress_line, progress_view
 from orchestrator.views.report import build_report, summary_text
-from orchestrator.views.status_report import build_status
+from orchestrator.views.status_report import StatusReport, build_status
+from runtime.state import Heartbeat
 from tests.orchestrator.factories import NOW, claimed, done, job, snapshot
 
 LOGS = Path("logs")
@@ -35,7 +36,7 @@ def test_progress_line_shortens_a_long_active_list() -> None:
     assert progress_line(progress_view(snap, NOW)).endswith("+2 more")
 
 
-def status_of(snap, heartbeats=None):  # type: ignore[no-untyped-def]
+def status_of(snap: QueueSnapshot, heartbeats: dict[int, Heartbeat] | None = None) -> StatusReport:
     return build_status(
         snap,
         NOW,

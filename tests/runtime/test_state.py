@@ -37,9 +37,9 @@ def test_a_garbled_heartbeat_file_is_ignored_not_fatal(tmp_path: Path) -> None:
 
 def test_phones_left_running_are_those_started_and_not_stopped(tmp_path: Path) -> None:
     run = RunDir(tmp_path)
-    run.record_phone("started", "p1", "phone1", 0, NOW)
-    run.record_phone("started", "p2", "phone2", 1, NOW)
-    run.record_phone("stopped", "p1", "phone1", 0, NOW)
+    run.record_phone("started", phone_id="p1", serial_name="phone1", worker_id=0, at=NOW)
+    run.record_phone("started", phone_id="p2", serial_name="phone2", worker_id=1, at=NOW)
+    run.record_phone("stopped", phone_id="p1", serial_name="phone1", worker_id=0, at=NOW)
     with open(run.phones_ledger, "a", encoding="utf-8") as fh:
         fh.write('{"event": "sto')  # torn by a kill mid-append
     assert set(run.phones_left_running()) == {"p2"}
@@ -51,18 +51,24 @@ def test_a_stop_asked_before_another_worker_started_the_phone_again_leaves_it_ru
     # W0 asks GeeLark to stop p1; meanwhile W1 claims the account and starts p1 again; W0's
     # "stopped" line is appended last. The phone runs for W1: it must stay in the ledger.
     run = RunDir(tmp_path)
-    run.record_phone("started", "p1", "phone1", 0, NOW)
-    run.record_phone("started", "p1", "phone1", 1, NOW + timedelta(seconds=2))
-    run.record_phone("stopped", "p1", "phone1", 0, NOW + timedelta(seconds=1))
+    run.record_phone("started", phone_id="p1", serial_name="phone1", worker_id=0, at=NOW)
+    run.record_phone(
+        "started", phone_id="p1", serial_name="phone1", worker_id=1, at=NOW + timedelta(seconds=2)
+    )
+    run.record_phone(
+        "stopped", phone_id="p1", serial_name="phone1", worker_id=0, at=NOW + timedelta(seconds=1)
+    )
     left = run.phones_left_running()
     assert set(left) == {"p1"} and left["p1"].worker_id == 1
-    run.record_phone("stopped", "p1", "phone1", 1, NOW + timedelta(seconds=3))
+    run.record_phone(
+        "stopped", phone_id="p1", serial_name="phone1", worker_id=1, at=NOW + timedelta(seconds=3)
+    )
     assert run.phones_left_running() == {}
 
 
 def test_an_unreadable_stop_time_falls_back_to_the_line_order(tmp_path: Path) -> None:
     run = RunDir(tmp_path)
-    run.record_phone("started", "p1", "phone1", 0, NOW)
+    run.record_phone("started", phone_id="p1", serial_name="phone1", worker_id=0, at=NOW)
     with open(run.phones_ledger, "a", encoding="utf-8") as fh:
         fh.write('{"event": "stopped", "phone_id": "p1", "serial_name": "phone1", "at": "yesterday"}\n')
     assert run.phones_left_running() == {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -99,7 +100,7 @@ def test_imported_history_prevents_double_posting(work: Path, invoke: Invoke) ->
     assert {a.video_id for a in state.assignments} == {"SC3-1", "SC4-1", "SC5-1"}
 
 
-def original_state(jobs: list[dict], parallel: bool) -> dict:
+def original_state(jobs: list[Any], parallel: bool) -> dict[str, Any]:
     account = {"name": "acc1", "posts_today": 0, "last_post_date": "2025-12-13", "consecutive_failures": 11}
     if parallel:
         account["in_use"] = False

@@ -11,6 +11,7 @@ import os
 import shutil
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ import pytest
 from runtime.platform import ProcessRef
 from tests.worker.conftest import REPO, free_port_base
 from worker.appium_server import ServerProcess, appium_spec
-from worker.contract import PortBases, fleet_plan
+from worker.contract import PortBases, WorkerPorts, fleet_plan
 from worker.errors import AccountProblem
 from worker.flow import load_flow
 from worker.flow_engine import FlowRun
@@ -39,8 +40,11 @@ def missing_install() -> str | None:
     return None
 
 
+Servers = list[tuple[WorkerPorts, ServerProcess]]
+
+
 @pytest.fixture
-def servers(tmp_path: Path):  # type: ignore[no-untyped-def]
+def servers(tmp_path: Path) -> Iterator[Servers]:
     reason = missing_install()
     if reason is not None:
         if os.environ.get("CI"):
@@ -52,7 +56,7 @@ def servers(tmp_path: Path):  # type: ignore[no-untyped-def]
             appium_spec(
                 APPIUM_HOME,
                 plan.appium,
-                tmp_path / f"appium_{plan.worker_id}.log",
+                log_path=tmp_path / f"appium_{plan.worker_id}.log",
                 use_drivers=("fake",),
                 probe=("Fake", "Fake"),
             )
@@ -70,7 +74,9 @@ def fake_caps(app: str) -> dict[str, str]:
     return {"platformName": "Fake", "appium:automationName": "Fake", "appium:app": str(APPS / app)}
 
 
-def test_two_workers_servers_run_the_default_flow_on_their_own_ports_and_stop_by_pid(servers) -> None:  # type: ignore[no-untyped-def]
+def test_two_workers_servers_run_the_default_flow_on_their_own_ports_and_stop_by_pid(
+    servers: Servers,
+) -> None:
     refs: list[ProcessRef] = []
     errors: list[BaseException] = []
 
@@ -89,7 +95,8 @@ def test_two_workers_servers_run_the_default_flow_on_their_own_ports_and_stop_by
     flow = load_flow()
     for plan, server in servers:
         driver = open_session(
-            server.url, session_options(plan, f"fake-{plan.worker_id}", flow, fake_caps("post_video.xml"))
+            server.url,
+            session_options(plan, f"fake-{plan.worker_id}", flow, extra_caps=fake_caps("post_video.xml")),
         )
         try:
             assert driver.capabilities["systemPort"] == plan.system_port
@@ -104,11 +111,13 @@ def test_two_workers_servers_run_the_default_flow_on_their_own_ports_and_stop_by
     assert not any(child.is_running() and child.status() != "zombie" for child in children)
 
 
-def test_an_account_screen_under_real_appium_is_an_account_problem(servers) -> None:  # type: ignore[no-untyped-def]
+def test_an_account_screen_under_real_appium_is_an_account_problem(servers: Servers) -> None:
     plan, server = servers[0]
     server.start()
     flow = load_flow()
-    driver = open_session(server.url, session_options(plan, "fake-0", flow, fake_caps("suspended.xml")))
+    driver = open_session(
+        server.url, session_options(plan, "fake-0", flow, extra_caps=fake_caps("suspended.xml"))
+    )
     try:
         with pytest.raises(AccountProblem) as info:
             FlowRun(driver, flow, dict(VARS), time.monotonic() + 30).run()

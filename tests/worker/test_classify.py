@@ -7,6 +7,7 @@ import subprocess
 import pytest
 import requests
 from selenium.common import exceptions as sx
+from urllib3.connectionpool import ConnectionPool
 from urllib3.exceptions import MaxRetryError
 
 from geelark import errors as ge
@@ -14,6 +15,8 @@ from geelark.models import ItemError
 from jobqueue import OutcomeKind
 from worker import errors as we
 from worker.classify import classify, classify_message, describe
+
+NO_POOL = ConnectionPool("127.0.0.1")  # never connects: the classifier reads only the exception's type
 
 A, INF, P, R = OutcomeKind.ACCOUNT, OutcomeKind.INFRASTRUCTURE, OutcomeKind.PERMANENT, OutcomeKind.RETRYABLE
 
@@ -159,7 +162,7 @@ TYPED = [
         "appium_crash",
     ),
     (sx.WebDriverException("something the server said"), INF, "appium_crash"),
-    (MaxRetryError(None, "/session", "connection refused"), INF, "connection_dropped"),
+    (MaxRetryError(NO_POOL, "/session", ConnectionRefusedError("refused")), INF, "connection_dropped"),
     (ConnectionResetError(104, "reset"), INF, "connection_dropped"),
     (requests.ConnectionError("refused"), INF, "connection_dropped"),
     (subprocess.TimeoutExpired(["adb", "shell", "glogin", "secret42"], 20), INF, "adb_timeout"),

@@ -13,5 +13,8 @@ def test_workers_of_a_run_share_one_rate_limit_folder(tmp_path: Path) -> None:
     config.write_text(f'[paths]\nruntime_dir = "{(tmp_path / "rt").as_posix()}"\n', encoding="utf-8")
     settings = load_settings(config).settings
     env = {"GEELARK_TOKEN": "t0ken-for-tests"}
-    dirs = {build_config(n, settings, env, False, None).geelark.rate_limit_dir for n in range(3)}
+    dirs = {
+        build_config(n, settings, env=env, simulate=False, parent_pid=None).geelark.rate_limit_dir
+        for n in range(3)
+    }
     assert dirs == {tmp_path / "rt" / "geelark-budget"}

@@ -38,7 +38,9 @@ def phones(sim: SimulatorServer, tmp_path: Path) -> Iterator[PhoneManager]:
     )
     client = GeeLarkClient(settings)
     timeouts = PhoneTimeouts(boot_s=180 * TIME_SCALE, adb_s=60 * TIME_SCALE, poll_s=0.05)
-    manager = PhoneManager(client, SimAdb(sim.url, 0.05), RunDir(tmp_path / ".orchestrator"), 7, timeouts)
+    manager = PhoneManager(
+        client, SimAdb(sim.url, 0.05), RunDir(tmp_path / ".orchestrator"), 7, timeouts=timeouts
+    )
     try:
         yield manager
     finally:

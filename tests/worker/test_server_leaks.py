@@ -15,6 +15,8 @@ from tests.worker.conftest import free_port_base, wait_until
 from worker.appium_server import ServerProcess, ServerSpec, simdevice_spec
 from worker.errors import AppiumServerError
 
+SIGKILL: int = getattr(signal, "SIGKILL", 9)  # POSIX; the tests that use it skip on Windows
+
 
 def test_the_server_is_named_before_the_readiness_wait_and_forgotten_once_stopped(tmp_path: Path) -> None:
     never_ready = (sys.executable, "-c", "import time; time.sleep(60)")
@@ -53,7 +55,7 @@ def test_a_simulated_phone_server_exits_by_itself_when_its_worker_is_killed(tmp_
         assert parent.stdout is not None
         server_pid = int(parent.stdout.readline())
         server = wait_until(lambda: ProcessRef.of(server_pid), 10, "the server to start")
-        os.kill(parent.pid, signal.SIGKILL)
+        os.kill(parent.pid, SIGKILL)
         parent.wait(timeout=5)
         wait_until(lambda: not server.is_alive(), 15, "the orphaned server to exit by itself")
     finally:
@@ -61,4 +63,4 @@ def test_a_simulated_phone_server_exits_by_itself_when_its_worker_is_killed(tmp_
             parent.kill()
             parent.wait()
         if server is not None and server.is_alive():
-            os.kill(server.pid, signal.SIGKILL)
+            os.kill(server.pid, SIGKILL)

@@ -58,7 +58,7 @@ class Cloud:
 
     def _adb(self, phone_id: str) -> dict[str, object] | None:
         item = self.api("/adb/getData", {"ids": [phone_id]})["items"][0]  # type: ignore[index]
-        return item if item.get("code") == 0 and item.get("ip") else None  # type: ignore[union-attr]
+        return item if item.get("code") == 0 and item.get("ip") else None
 
 
 @pytest.fixture
@@ -82,7 +82,7 @@ def device(cloud: Cloud) -> Iterator[str]:
 
 
 def options(udid: str, tag: str = "t1") -> object:
-    return session_options(port_plan(0), udid, load_flow(), {"sim:jobTag": tag})
+    return session_options(port_plan(0), udid, load_flow(), extra_caps={"sim:jobTag": tag})
 
 
 def test_a_session_on_an_unknown_device_is_not_created(device: str) -> None:

@@ -13,7 +13,7 @@ from worker.heartbeat import StopControl
 
 
 def test_a_stop_cuts_waits_inside_a_job_only(tmp_path: Path) -> None:
-    stop = StopControl(RunDir(tmp_path), 0, None, parent_expected=False)
+    stop = StopControl(RunDir(tmp_path), 0, parent=None, parent_expected=False)
     pause = stoppable_sleep(stop.should_cut_waits)
     stop.request("test")
     pause(0.01)  # outside a job: the phone must still be stopped after the stop request
@@ -25,7 +25,7 @@ def test_a_stop_cuts_waits_inside_a_job_only(tmp_path: Path) -> None:
 def test_the_run_stop_file_counts_as_a_stop_request(tmp_path: Path) -> None:
     run_dir = RunDir(tmp_path)
     run_dir.ensure()
-    stop = StopControl(run_dir, 3, None, parent_expected=False)
+    stop = StopControl(run_dir, 3, parent=None, parent_expected=False)
     with stop.during_job():
         assert not stop.should_cut_waits()
         run_dir.request_stop(3)

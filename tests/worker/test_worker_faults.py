@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from jobqueue import JobStatus
 from tests.worker.conftest import SimRun
 
-FAULTS = {
+FAULTS: dict[str, Any] = {
     "phones": {
         "susp": {"scenarios": {"suspended": 1}},
         "captcha": {"scenarios": {"captcha": 1}},
@@ -22,7 +23,7 @@ FAULTS = {
     },
     "slow_post_delay_s": 1000,  # 10 s real: longer than the flow's 3 s success timeout
 }
-ACCOUNTS = tuple(FAULTS["phones"])
+ACCOUNTS: tuple[str, ...] = tuple(FAULTS["phones"])
 
 
 def test_each_fault_class_yields_its_outcome(make_run: Callable[..., SimRun]) -> None:
