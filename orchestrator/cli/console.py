@@ -74,7 +74,7 @@ def run_result_lines(result: RunResult) -> list[str]:
 def phone_lines(phones: PhoneCleanup) -> list[str]:
     out = [
         f"Phone {r.serial_name} ({r.phone_id}): "
-        + ("shut down" if r.stopped else f"NOT CONFIRMED STOPPED: {r.final_status}")
+        + ("shut down" if r.stopped else f"NOT CONFIRMED STOPPED: {r.final_status_name}")
         for r in phones.results
     ]
     if phones.error:
@@ -92,7 +92,7 @@ def stop_all_lines(result: StopAllResult) -> list[str]:
         out.append(f"Phones ({result.phone_note}):")
         out += [
             f"  {p.serial_name or '?'} ({p.phone_id}) [{p.why}]: "
-            + ("shut down" if p.stopped else f"NOT CONFIRMED ({p.final_status}) {p.error}".rstrip())
+            + ("shut down" if p.stopped else f"NOT CONFIRMED ({p.final_status_name}) {p.error}".rstrip())
             for p in result.phones
         ]
     else:

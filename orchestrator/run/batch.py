@@ -10,6 +10,7 @@ from orchestrator.run.context import RunObserver, StopSignals
 from orchestrator.run.fleet import Fleet, Spawner
 from orchestrator.run.runner import make_fleet, open_run, prepare, run_lock, supervise
 from orchestrator.run.shutdown import RunResult, finish
+from orchestrator.views.report import RunEnd
 from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -32,13 +33,13 @@ def run_batch(
         if on_locked is not None:
             on_locked()
         fleet: Fleet | None = None
-        ended_by = "error"
+        ended_by = RunEnd.ERROR
         try:
             prepare(run)
             fleet = make_fleet(run, spawner)
             ended_by = supervise(run, fleet)
         finally:
-            if ended_by == "error":
+            if ended_by is RunEnd.ERROR:
                 log.error("the run failed; shutting everything down")
             result = finish(run, fleet, ended_by)
     return result

@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
@@ -76,10 +77,19 @@ class WorkerLaunch:
         return WorkerProcess(worker_id, popen, ref, console)
 
 
+class FleetEventKind(StrEnum):
+    SPAWNED = "spawned"
+    EXITED = "exited"  # nothing due for it
+    CRASHED = "crashed"  # will be restarted after a backoff
+    FATAL = "fatal"  # given up for the rest of the run
+    KILLED = "killed"  # by us, for being stuck
+    STOPPED = "stopped"  # on our request
+
+
 @dataclass(frozen=True)
 class FleetEvent:
     worker_id: int
-    kind: str  # "spawned", "exited", "crashed", "fatal", "killed", "stopped"
+    kind: FleetEventKind
     message: str
     pid: int | None = None
 
@@ -120,15 +130,17 @@ class Fleet:
         wid = slot.worker_id
         pid = proc.ref.pid
         if slot.state is sv.WorkerState.STOPPED:
-            return FleetEvent(wid, "stopped", f"W{wid} stopped (exit code {slot.last_exit_code})", pid)
+            return FleetEvent(
+                wid, FleetEventKind.STOPPED, f"W{wid} stopped (exit code {slot.last_exit_code})", pid
+            )
         if slot.state is sv.WorkerState.EXITED:
-            return FleetEvent(wid, "exited", f"W{wid} finished: nothing due for it", pid)
+            return FleetEvent(wid, FleetEventKind.EXITED, f"W{wid} finished: nothing due for it", pid)
         where = f"; see {proc.console_log}" if proc.console_log else ""
         if slot.state is sv.WorkerState.FATAL:
-            return FleetEvent(wid, "fatal", f"W{wid} GIVEN UP: {slot.reason}{where}", pid)
+            return FleetEvent(wid, FleetEventKind.FATAL, f"W{wid} GIVEN UP: {slot.reason}{where}", pid)
         wait = (slot.restart_at or slot.since) - slot.since
         message = f"W{wid} crashed ({slot.reason}); restart in {wait:.1f}s{where}"
-        return FleetEvent(wid, "crashed", message, pid)
+        return FleetEvent(wid, FleetEventKind.CRASHED, message, pid)
 
     def alive_ids(self) -> set[int]:
         return set(self.procs)
@@ -167,7 +179,9 @@ class Fleet:
         }
         again_text = again.get(slot.state, "")
         return FleetEvent(
-            slot.worker_id, "spawned", f"W{slot.worker_id} started{again_text}, pid {proc.ref.pid}"
+            slot.worker_id,
+            FleetEventKind.SPAWNED,
+            f"W{slot.worker_id} started{again_text}, pid {proc.ref.pid}",
         )
 
     def kill(
@@ -180,7 +194,7 @@ class Fleet:
             kill_tree(proc.ref, grace_s=grace_s)
         if heartbeat is not None and heartbeat.appium is not None:
             kill_tree(heartbeat.appium, grace_s=grace_s)
-        return FleetEvent(worker_id, "killed", f"W{worker_id} killed: {reason}")
+        return FleetEvent(worker_id, FleetEventKind.KILLED, f"W{worker_id} killed: {reason}")
 
     def request_stop(self, now: float) -> None:
         """Ask every live worker to stop at its next safe point (signal; the stop file is the caller's)."""

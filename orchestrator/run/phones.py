@@ -34,9 +34,13 @@ class PhoneStopResult:
     phone_id: str
     serial_name: str
     why: str
-    final_status: str  # "shut down", "running", "starting", "expired", "unknown"
+    final_status: PhoneStatus | None  # the last status GeeLark gave; None if it gave none
     stopped: bool
     error: str = ""
+
+    @property
+    def final_status_name(self) -> str:
+        return status_name(self.final_status)
 
 
 def choose_phones(
@@ -95,7 +99,7 @@ def stop_and_verify(
             t.phone_id,
             t.serial_name,
             t.why,
-            status_name(status.get(t.phone_id)),
+            status.get(t.phone_id),
             status.get(t.phone_id) in DOWN,
             "" if status.get(t.phone_id) in DOWN else errors.get(t.phone_id, ""),
         )

@@ -33,6 +33,7 @@ from orchestrator.run.seeding import seed_from_state
 from orchestrator.run.simulation import start_simulator, stop_simulator
 from orchestrator.run.stuck import find_stuck
 from orchestrator.views.progress import progress_line, progress_view
+from orchestrator.views.report import RunEnd
 from runtime.platform import ProcessRef, kill_tree
 from runtime.settings import Settings, dump_settings
 from runtime.state import Heartbeat, RunDir, RunInfo
@@ -141,7 +142,7 @@ def _stop_ledger_phones(run: Run, label: str, worker_id: int | None = None) -> N
         sleep=sleep,
     )
     for r in cleanup.results:
-        state = "stopped" if r.stopped else f"NOT CONFIRMED ({r.final_status} {r.error})"
+        state = "stopped" if r.stopped else f"NOT CONFIRMED ({r.final_status_name} {r.error})"
         run.say(f"{label}: phone {r.serial_name} ({r.phone_id}) {state}")
     if cleanup.error:
         run.say(f"{label}: could not stop recorded phones: {cleanup.error}")
@@ -164,14 +165,14 @@ def make_fleet(run: Run, spawner: Spawner | None = None) -> Fleet:
     return Fleet(o.workers, launch, policy)
 
 
-def supervise(run: Run, fleet: Fleet) -> str:
+def supervise(run: Run, fleet: Fleet) -> RunEnd:
     """The loop; returns how the run ended: completed, interrupted, stopped or workers_fatal."""
     loop = LoopState()
     while True:
         if run.stop.count:
-            return "interrupted"
+            return RunEnd.INTERRUPTED
         if run.run_dir.stop_all_file.exists():
-            return "stopped"
+            return RunEnd.STOPPED
         try:
             ended = tick(run, fleet, loop)
         except (FileBusy, LockTimeout) as exc:
@@ -193,7 +194,7 @@ class LoopState:
     recover_pending: bool = False
 
 
-def tick(run: Run, fleet: Fleet, loop: LoopState) -> str | None:
+def tick(run: Run, fleet: Fleet, loop: LoopState) -> RunEnd | None:
     """One round of supervision; returns how the run ended, or None to go on."""
     o = run.settings.orchestrator
     mono, now = run.clock(), now_local()
@@ -211,9 +212,9 @@ def tick(run: Run, fleet: Fleet, loop: LoopState) -> str | None:
     snapshot = run.store.snapshot()
     outlook = work_outlook(snapshot, now, run.store.policy)
     if fleet.given_up() and not outlook.finished():
-        return "workers_fatal"
+        return RunEnd.WORKERS_FATAL
     if outlook.finished() and fleet.all_down() and not o.follow:
-        return "completed"
+        return RunEnd.COMPLETED
     for _ in range(spawns_due(mono - loop.last_spawn, o.start_stagger_s)):
         spawned = fleet.spawn_one(outlook.claimed + len(outlook.due_accounts), mono)
         if spawned is None:

@@ -19,7 +19,15 @@ from orchestrator.run.context import Run, now_local
 from orchestrator.run.fleet import Fleet
 from orchestrator.run.recovery import PhoneCleanup, recover_claims, stop_phones, stop_recorded_processes
 from orchestrator.run.simulation import stop_simulator
-from orchestrator.views.report import BatchReport, build_report, find_job_logs, in_run, write_report_files
+from orchestrator.run.supervision import WorkerState
+from orchestrator.views.report import (
+    BatchReport,
+    RunEnd,
+    build_report,
+    find_job_logs,
+    in_run,
+    write_report_files,
+)
 
 HARD_KILL_WAIT_S = 15.0
 
@@ -77,7 +85,7 @@ def stop_run_phones(run: Run) -> PhoneCleanup:
         sleep=sleep,
     )
     for r in cleanup.results:
-        verdict = "shut down" if r.stopped else f"NOT CONFIRMED: {r.final_status} {r.error}".rstrip()
+        verdict = "shut down" if r.stopped else f"NOT CONFIRMED: {r.final_status_name} {r.error}".rstrip()
         run.say(f"Phone {r.serial_name} ({r.phone_id}): {verdict}")
     if cleanup.error:
         run.say(
@@ -87,7 +95,7 @@ def stop_run_phones(run: Run) -> PhoneCleanup:
     return cleanup
 
 
-def finish(run: Run, fleet: Fleet | None, ended_by: str) -> RunResult:
+def finish(run: Run, fleet: Fleet | None, ended_by: RunEnd) -> RunResult:
     """Shut everything down and write the report; never leaves a process or a claim behind."""
     if fleet is not None:
         stop_workers(run, fleet)
@@ -112,7 +120,7 @@ def finish(run: Run, fleet: Fleet | None, ended_by: str) -> RunResult:
         notes += [
             f"W{s.worker_id} was given up: {s.reason}"
             for s in fleet.slots.values()
-            if s.state.value == "fatal"
+            if s.state is WorkerState.FATAL
         ]
     if phones.error:
         notes.append(f"phones could not be checked: {phones.error}")
@@ -135,10 +143,10 @@ def finish(run: Run, fleet: Fleet | None, ended_by: str) -> RunResult:
     return RunResult(report, files, exit_code_for(report, ended_by), phones)
 
 
-def exit_code_for(report: BatchReport, ended_by: str) -> ExitCode:
-    if ended_by in ("interrupted", "stopped"):
+def exit_code_for(report: BatchReport, ended_by: RunEnd) -> ExitCode:
+    if ended_by in (RunEnd.INTERRUPTED, RunEnd.STOPPED):
         return ExitCode.INTERRUPTED
-    if ended_by == "workers_fatal":
+    if ended_by is RunEnd.WORKERS_FATAL:
         return ExitCode.WORKERS_FATAL
     if report.counts["failed"] or report.counts["review"]:
         return ExitCode.JOBS_FAILED

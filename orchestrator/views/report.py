@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
 
@@ -32,6 +33,16 @@ MARKS = MappingProxyType(
 )
 
 
+class RunEnd(StrEnum):
+    """How a run ended (the batch report's `ended_by`)."""
+
+    COMPLETED = "completed"  # nothing due, claimed or coming due within the run
+    INTERRUPTED = "interrupted"  # Ctrl+C
+    STOPPED = "stopped"  # --stop-all from another console
+    WORKERS_FATAL = "workers_fatal"  # every worker was given up
+    ERROR = "error"  # the orchestrator itself failed (a bug, or an expected failure it reports)
+
+
 @dataclass(frozen=True)
 class JobResult:
     job_id: str
@@ -50,7 +61,7 @@ class BatchReport:
     started_at: datetime
     ended_at: datetime
     duration_s: float
-    ended_by: str  # "completed", "interrupted", "stopped", "workers_fatal", "error"
+    ended_by: RunEnd
     workers: int
     simulate: bool
     total: int
@@ -91,7 +102,7 @@ def build_report(
     *,
     started_at: datetime,
     ended_at: datetime,
-    ended_by: str,
+    ended_by: RunEnd,
     workers: int,
     simulate: bool,
     logs_dir: Path,

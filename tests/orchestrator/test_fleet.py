@@ -29,7 +29,7 @@ class ScriptSpawner:
 
 
 def drive(fleet: Fleet, until: float) -> list[str]:
-    kinds = []
+    kinds: list[str] = []
     while time.monotonic() < until and not fleet.given_up():
         now = time.monotonic()
         kinds += [e.kind for e in fleet.reap(now)]

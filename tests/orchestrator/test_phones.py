@@ -63,7 +63,7 @@ def test_a_stop_is_verified_by_polling_until_shut_down() -> None:
     results = stop_and_verify(
         api, [PhoneTarget("p1", "acct1", "x")], deadline_s=30, clock=lambda: next(clock), sleep=lambda s: None
     )
-    assert results[0].stopped and results[0].final_status == "shut down"
+    assert results[0].stopped and results[0].final_status is PhoneStatus.STOPPED
 
 
 def test_a_phone_still_running_at_the_deadline_is_reported_not_hidden() -> None:
@@ -72,5 +72,5 @@ def test_a_phone_still_running_at_the_deadline_is_reported_not_hidden() -> None:
     results = stop_and_verify(
         api, [PhoneTarget("p1", "acct1", "x")], deadline_s=10, clock=lambda: next(clock), sleep=lambda s: None
     )
-    assert not results[0].stopped and results[0].final_status == "running"
+    assert not results[0].stopped and results[0].final_status is PhoneStatus.RUNNING
     assert len(api.stop_calls) > 1  # asked again while waiting

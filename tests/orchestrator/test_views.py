@@ -11,7 +11,7 @@ from jobqueue.outlook import work_outlook
 from orchestrator.cli.render import status_lines
 from orchestrator.jsonable import dumps
 from orchestrator.views.progress import progress_line, progress_view
-from orchestrator.views.report import build_report, summary_text
+from orchestrator.views.report import RunEnd, build_report, summary_text
 from orchestrator.views.status_report import StatusReport, build_status
 from runtime.state import Heartbeat
 from tests.orchestrator.factories import NOW, claimed, done, job, snapshot
@@ -122,7 +122,7 @@ def test_report_covers_the_jobs_of_the_run_and_the_open_ones() -> None:
         snapshot(old, new, failed, waiting),
         started_at=NOW - timedelta(minutes=5),
         ended_at=NOW,
-        ended_by="completed",
+        ended_by=RunEnd.COMPLETED,
         workers=2,
         simulate=True,
         logs_dir=LOGS,
