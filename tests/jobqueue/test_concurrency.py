@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import time
 from collections import Counter, defaultdict
 from pathlib import Path
+
+import pytest
 
 from jobqueue import CsvJobStore, JobStatus, NewJob
 from jobqueue.journal import journal_path, read_journal
@@ -15,6 +16,7 @@ from tests.jobqueue.workers import BUSY_POLICY, claim_and_complete
 PROCESSES, JOBS, ACCOUNTS = 8, 2000, 20
 
 
+@pytest.mark.timeout(900)
 def test_eight_processes_share_one_file_safely_and_fairly(tmp_path: Path) -> None:
     path = tmp_path / "parallel_progress.csv"
     CsvJobStore(path, BUSY_POLICY).seed(
@@ -26,15 +28,14 @@ def test_eight_processes_share_one_file_safely_and_fairly(tmp_path: Path) -> Non
     context = multiprocessing.get_context("spawn")
     logs = [tmp_path / f"events_{n}.json" for n in range(PROCESSES)]
     workers = [
-        context.Process(target=claim_and_complete, args=(str(path), n, str(logs[n]), 120.0))
+        context.Process(target=claim_and_complete, args=(str(path), n, str(logs[n])))
         for n in range(PROCESSES)
     ]
     for worker in workers:
         worker.start()
-    deadline = time.monotonic() + 150
     try:
         for worker in workers:
-            worker.join(timeout=max(0.1, deadline - time.monotonic()))
+            worker.join()  # no deadline here: the verdict must not depend on the machine's speed
     finally:
         for worker in workers:
             if worker.is_alive():

@@ -41,9 +41,9 @@ def drive(fleet: Fleet, until: float) -> list[str]:
 def test_a_worker_that_keeps_crashing_is_restarted_with_backoff_then_given_up(reaper: Reaper) -> None:
     spawner = ScriptSpawner("import sys; sys.exit(1)", reaper)
     fleet = Fleet(
-        1, spawner, RestartPolicy(start_secs=5, max_crashes=3, backoff_base_s=0.05, backoff_cap_s=0.2)
+        1, spawner, RestartPolicy(start_secs=60, max_crashes=3, backoff_base_s=0.05, backoff_cap_s=0.2)
     )
-    kinds = drive(fleet, time.monotonic() + 20)
+    kinds = drive(fleet, time.monotonic() + 240)
     assert fleet.given_up()
     assert spawner.spawned == 3
     assert kinds == ["crashed", "crashed", "fatal"]
@@ -82,9 +82,9 @@ def test_the_worker_command_names_its_settings_and_parent(tmp_path: Path) -> Non
 def test_a_worker_whose_port_is_taken_is_given_up_at_once(reaper: Reaper) -> None:
     spawner = ScriptSpawner("import sys; sys.exit(3)", reaper)
     fleet = Fleet(
-        1, spawner, RestartPolicy(start_secs=5, max_crashes=3, backoff_base_s=0.05, backoff_cap_s=0.2)
+        1, spawner, RestartPolicy(start_secs=60, max_crashes=3, backoff_base_s=0.05, backoff_cap_s=0.2)
     )
-    kinds = drive(fleet, time.monotonic() + 20)
+    kinds = drive(fleet, time.monotonic() + 240)
     assert fleet.given_up()
     assert spawner.spawned == 1
     assert kinds == ["fatal"]
