@@ -3,7 +3,8 @@
 OrchestratorError
 ├── AlreadyRunning     another orchestrator holds the run lock of this working folder
 ├── SimulatorFailed    the GeeLark simulator did not start (or said nothing in time)
-└── SeedError          scheduler_state.json could not be turned into jobs
+├── SeedError          scheduler_state.json could not be turned into jobs
+└── PreflightFailed    a check before anything is started failed (a port taken, ...); nothing was started
 """
 
 from __future__ import annotations
@@ -38,3 +39,7 @@ class SimulatorFailed(OrchestratorError):
 
 class SeedError(OrchestratorError):
     """Seeding the progress file from the scheduler state failed; nothing was added."""
+
+
+class PreflightFailed(OrchestratorError):
+    """A check before the run starts anything failed; the message says what and how to fix it."""

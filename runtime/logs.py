@@ -10,12 +10,14 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
+import re
 import sys
 import threading
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
+_UNSAFE_IN_NAMES = re.compile(r"[^A-Za-z0-9._-]+")
 _CONTEXT: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("log_context", default={})  # noqa: B039
 _CONTEXT_KEYS = ("job", "account", "step")
 
@@ -119,3 +121,12 @@ def setup_process_logging(
     # Third-party chatter (urllib3 retries, selenium wire logs) would drown the events and may echo URLs.
     for noisy in ("urllib3", "selenium", "filelock", "appium"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def job_dir(logs_dir: Path, job_id: str) -> Path:
+    """The folder of one job's evidence (attempt logs, screenshots, page sources, session records).
+
+    The one place that names it: the worker writes there, `--status` and the batch report point
+    there. Job ids are made file-name safe (`clip_10@phone2` -> `clip_10_phone2`).
+    """
+    return logs_dir / "jobs" / (_UNSAFE_IN_NAMES.sub("_", job_id) or "_")

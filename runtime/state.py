@@ -254,7 +254,10 @@ class RunDir:
         """Ask one worker (or, with None, the whole run) to stop at its next safe point."""
         target = self.stop_all_file if worker_id is None else self.worker_stop_file(worker_id)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(datetime.now().astimezone().isoformat(), encoding="utf-8")
+        try:
+            target.write_text(datetime.now().astimezone().isoformat(), encoding="utf-8")
+        except OSError:  # a full disk: the file's presence is the request, its text only says when
+            target.touch()
 
     def stop_requested(self, worker_id: int | None = None) -> bool:
         if self.stop_all_file.exists():

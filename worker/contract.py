@@ -43,8 +43,10 @@ EXIT_MEANINGS = MappingProxyType(
         WorkerExit.FORCED_STOP: "stopped by force (second stop signal)",
     }
 )
-# Restarting cannot help these: the worker is given up at once and the run says why.
-FATAL_EXITS = frozenset({WorkerExit.CONFIG, WorkerExit.PORT_IN_USE, WorkerExit.QUEUE_CORRUPT})
+# Restarting cannot help these: the worker is given up at once and the run says why. A port in use
+# is not among them: the port a worker's own previous server held may be free again a moment later,
+# so it is retried with the crash backoff (and given up after as many tries as a crash).
+FATAL_EXITS = frozenset({WorkerExit.CONFIG, WorkerExit.QUEUE_CORRUPT})
 
 
 def exit_meaning(code: int | None) -> str | None:

@@ -10,21 +10,13 @@ Secrets registered with runtime.logs are redacted from the page source too.
 from __future__ import annotations
 
 import logging
-import re
 from pathlib import Path
 from typing import Any
 
-from runtime.logs import EventFormatter, FlushingFileHandler, redact
+from runtime.logs import EventFormatter, FlushingFileHandler, job_dir, redact
 from worker.classify import describe
 
 log = logging.getLogger(__name__)
-
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def job_dir(logs_dir: Path, job_id: str) -> Path:
-    """The folder of one job's evidence (job ids are made file-name safe)."""
-    return logs_dir / "jobs" / (_UNSAFE.sub("_", job_id) or "_")
 
 
 class AttemptLog:

@@ -9,6 +9,11 @@ from worker.contract import queue_policy
 __all__ = ["open_store", "queue_policy"]
 
 
-def open_store(settings: Settings) -> CsvJobStore:
+def open_store(settings: Settings, lock_timeout_s: float = 60.0) -> CsvJobStore:
     """The progress CSV of this working folder (created on first write)."""
-    return CsvJobStore(settings.paths.progress_file, queue_policy(settings), journal=settings.queue.journal)
+    return CsvJobStore(
+        settings.paths.progress_file,
+        queue_policy(settings),
+        lock_timeout_s=lock_timeout_s,
+        journal=settings.queue.journal,
+    )

@@ -60,8 +60,11 @@ class ConsoleObserver:
 def run_result_lines(result: RunResult) -> list[str]:
     rule = "=" * 72
     lines = ["", rule, *summary_lines(result.report), rule]
-    lines.append(f"Report:  {result.report_files[0]}")
-    lines.append(f"Summary: {result.report_files[1]}")
+    if result.report_files is not None:
+        lines.append(f"Report:  {result.report_files[0]}")
+        lines.append(f"Summary: {result.report_files[1]}")
+    else:
+        lines.append("Report:  NOT WRITTEN (see the warning above); the summary above is all there is")
     lines += phone_lines(result.phones)
     counts = result.report.counts
     if counts["failed"] or counts["review"]:

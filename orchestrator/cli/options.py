@@ -14,7 +14,7 @@ import typer
 from jobqueue.errors import QueueError, UnknownJob
 from orchestrator.cli import console
 from orchestrator.config import load_config
-from orchestrator.errors import AlreadyRunning, OrchestratorError, SeedError
+from orchestrator.errors import AlreadyRunning, OrchestratorError, PreflightFailed, SeedError
 from orchestrator.exit_codes import ExitCode
 from runtime.logs import register_secret, setup_process_logging
 from runtime.settings import SECRET_ENV, ConfigError, LoadedSettings, Settings
@@ -60,6 +60,8 @@ def errors_as_exit_codes() -> Iterator[None]:
         raise fail(str(exc), ExitCode.USAGE) from None
     except QueueError as exc:
         raise fail(f"Queue error: {exc}", ExitCode.QUEUE_ERROR) from None
+    except PreflightFailed as exc:
+        raise fail(f"Not started: {exc}", ExitCode.USAGE) from None
     except SeedError as exc:
         raise fail(f"Error: {exc}", ExitCode.QUEUE_ERROR) from None
     except OrchestratorError as exc:

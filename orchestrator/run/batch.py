@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from orchestrator.errors import PreflightFailed
 from orchestrator.run.context import RunObserver, StopSignals
 from orchestrator.run.fleet import Fleet, Spawner
 from orchestrator.run.runner import make_fleet, open_run, prepare, run_lock, supervise
@@ -34,12 +35,17 @@ def run_batch(
             on_locked()
         fleet: Fleet | None = None
         ended_by = RunEnd.ERROR
+        refused = False
         try:
             prepare(run)
             fleet = make_fleet(run, spawner)
             ended_by = supervise(run, fleet)
+        except PreflightFailed:
+            refused = True  # nothing was started: nothing to stop, nothing to report
+            raise
         finally:
-            if ended_by is RunEnd.ERROR:
+            if ended_by is RunEnd.ERROR and not refused:
                 log.error("the run failed; shutting everything down")
-            result = finish(run, fleet, ended_by)
+            if not refused:
+                result = finish(run, fleet, ended_by)
     return result

@@ -17,6 +17,7 @@ from jobqueue.csvstore import CsvJobStore
 from orchestrator.adapters.geelark_api import SIM_APP_ID, ClientPhoneApi, PhoneApi, client_settings
 from orchestrator.run.fleet import Fleet
 from orchestrator.run.simulation import RunningSimulator, simulator_env
+from orchestrator.run.stuck import WorkerWatch
 from runtime.settings import Settings
 from runtime.state import RunDir
 
@@ -70,11 +71,12 @@ class Run:
     stop: StopSignals
     run_dir: RunDir
     store: CsvJobStore
+    loop_store: CsvJobStore  # the same queue with a short lock timeout (the supervision loop's)
     started_at: datetime = field(default_factory=now_local)
     simulator: RunningSimulator | None = None
     simulator_url: str | None = None
     fleet: Fleet | None = None
-    last_seen: dict[int, datetime] = field(default_factory=dict)  # spawn or last own heartbeat
+    watches: dict[int, WorkerWatch] = field(default_factory=dict)  # live workers, monotonic ages
     notes: list[str] = field(default_factory=list)
     next_seed_at: float = 0.0
     clock: Callable[[], float] = time.monotonic

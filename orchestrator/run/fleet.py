@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from orchestrator.run import supervision as sv
+from orchestrator.views.logs import last_error
 from runtime.platform import ProcessRef, kill_tree, new_group_popen_kwargs, python_launch, request_stop
 from runtime.state import Heartbeat
 
@@ -25,7 +26,8 @@ class WorkerProcess:
     worker_id: int
     popen: subprocess.Popen[bytes]
     ref: ProcessRef
-    console_log: Path | None = None
+    console_log: Path | None = None  # stdout/stderr: tracebacks of a crash
+    event_log: Path | None = None  # its own log (logs/worker_N.log)
 
     def poll(self) -> int | None:
         return self.popen.poll()
@@ -74,7 +76,14 @@ class WorkerLaunch:
                 **new_group_popen_kwargs(),
             )
         ref = ProcessRef.of(popen.pid) or ProcessRef(popen.pid, 0.0)
-        return WorkerProcess(worker_id, popen, ref, console)
+        return WorkerProcess(worker_id, popen, ref, console, self.logs_dir / f"worker_{worker_id}.log")
+
+
+def _where_to_look(proc: WorkerProcess) -> str:
+    """What the console shows of a worker that crashed or was given up: its last error and its logs."""
+    error = last_error(proc.event_log) if proc.event_log else None
+    files = " and ".join(str(p) for p in (proc.event_log, proc.console_log) if p is not None)
+    return (f"; last error: {error}" if error else "") + (f"; see {files}" if files else "")
 
 
 class FleetEventKind(StrEnum):
@@ -135,7 +144,7 @@ class Fleet:
             )
         if slot.state is sv.WorkerState.EXITED:
             return FleetEvent(wid, FleetEventKind.EXITED, f"W{wid} finished: nothing due for it", pid)
-        where = f"; see {proc.console_log}" if proc.console_log else ""
+        where = _where_to_look(proc)
         if slot.state is sv.WorkerState.FATAL:
             return FleetEvent(wid, FleetEventKind.FATAL, f"W{wid} GIVEN UP: {slot.reason}{where}", pid)
         wait = (slot.restart_at or slot.since) - slot.since

@@ -7,22 +7,23 @@ Processes are found only through what the run recorded (run.json, heartbeats): n
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from geelark.errors import GeeLarkError
 from jobqueue.store import JobStore
-from orchestrator.adapters.geelark_api import PhoneApi
+from orchestrator.adapters.geelark_api import ListedPhone, PhoneApi
 from orchestrator.run.phones import PhoneStopResult, choose_phones, stop_and_verify
 from runtime.platform import ProcessRef, kill_tree, request_stop
-from runtime.state import RunDir
+from runtime.state import PhoneRecord, RunDir
 
 
 @dataclass(frozen=True)
 class PhoneCleanup:
     results: tuple[PhoneStopResult, ...] = ()
     error: str = ""  # why phones could not be checked (GeeLark unreachable, no credentials)
+    ledger_error: str = ""  # the phones were handled but the ledger could not record it (a full disk)
 
     @property
     def all_stopped(self) -> bool:
@@ -108,6 +109,21 @@ def stop_phones(
         results = stop_and_verify(api, targets, deadline_s=deadline_s, sleep=sleep)
     except GeeLarkError as exc:
         return PhoneCleanup((), f"GeeLark: {exc}")
+    try:
+        _close_ledger_entries(run_dir, ledger, results, listed, asked_at)
+    except OSError as exc:  # the phones are stopped; the next run just checks them again
+        return PhoneCleanup(tuple(results), ledger_error=f"the phones ledger could not be updated: {exc}")
+    return PhoneCleanup(tuple(results))
+
+
+def _close_ledger_entries(
+    run_dir: RunDir,
+    ledger: Mapping[str, PhoneRecord],
+    results: Sequence[PhoneStopResult],
+    listed: Sequence[ListedPhone] | None,
+    asked_at: datetime,
+) -> None:
+    """A "stopped" line for every ledger phone now down, so the next run does not chase it again."""
     for r in results:
         if r.stopped and r.phone_id in ledger:
             run_dir.record_phone(
@@ -120,7 +136,6 @@ def stop_phones(
                 run_dir.record_phone(
                     "stopped", phone_id=phone_id, serial_name=rec.serial_name, worker_id=None, at=asked_at
                 )
-    return PhoneCleanup(tuple(results))
 
 
 def forget_vanished_phones(run_dir: RunDir, now: datetime) -> list[str]:

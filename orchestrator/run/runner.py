@@ -13,16 +13,19 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
+from jobqueue.csvstore import CsvJobStore
 from jobqueue.errors import FileBusy, LockTimeout
 from jobqueue.outlook import work_outlook
 from orchestrator.adapters.queue_store import open_store
+from orchestrator.config import port_table
+from orchestrator.errors import PreflightFailed
 from orchestrator.run import supervision as sv
 from orchestrator.run.context import Run, RunObserver, StopSignals, now_local
 from orchestrator.run.fleet import Fleet, Spawner, WorkerLaunch
 from orchestrator.run.instance import RunLock
+from orchestrator.run.preflight import DISK_CHECK_EVERY_S, check_ports, is_disk_full, low_disk
 from orchestrator.run.recovery import (
     forget_vanished_phones,
     recover_claims,
@@ -31,7 +34,7 @@ from orchestrator.run.recovery import (
 )
 from orchestrator.run.seeding import seed_from_state
 from orchestrator.run.simulation import start_simulator, stop_simulator
-from orchestrator.run.stuck import find_stuck
+from orchestrator.run.stuck import find_stuck, observe
 from orchestrator.views.progress import progress_line, progress_view
 from orchestrator.views.report import RunEnd
 from runtime.platform import ProcessRef, kill_tree
@@ -43,6 +46,9 @@ TICK_S = 0.5
 MAX_SPAWNS_PER_TICK = 64
 BUSY_WARNING_EVERY_S = 30.0
 FOLLOW_SEED_EVERY_S = 30.0
+# The supervision loop never waits long on the queue lock: a frozen lock holder (a worker stopped
+# in the debugger, a hung tool) must not keep it from killing stuck workers. It tries again next tick.
+LOOP_LOCK_TIMEOUT_S = 0.5
 
 
 def prepare(run: Run) -> None:
@@ -58,6 +64,7 @@ def prepare(run: Run) -> None:
         _stop_ledger_phones(run, "Recovery")
     for line in recover_claims(run.store, set(), now_local()):
         run.say(f"Recovery: {line}")
+    preflight(run)
     record_run(run)  # before anything is started, so a crash from here on is recoverable
     run.run_dir.clear_stops()
     seed(run, quiet=False)
@@ -70,6 +77,20 @@ def prepare(run: Run) -> None:
         _start_simulation(run)
         record_run(run)
     dump_settings(run.worker_settings(), run.run_dir.settings_file)
+
+
+def preflight(run: Run) -> None:
+    """Refuse to start (PreflightFailed) when a worker's port is taken or the disk is nearly full."""
+    check_ports(port_table(run.settings))
+    short = low_disk(run_paths(run))
+    if short is not None:
+        raise PreflightFailed(f"{short}. Free some space, then run again.")
+
+
+def run_paths(run: Run) -> list[Path]:
+    """The folders the run writes to (the queue, logs, run state)."""
+    paths = run.settings.paths
+    return [paths.progress_file.parent, paths.logs_dir, paths.runtime_dir]
 
 
 def record_run(run: Run) -> None:
@@ -86,9 +107,9 @@ def record_run(run: Run) -> None:
     )
 
 
-def seed(run: Run, quiet: bool) -> None:
+def seed(run: Run, *, quiet: bool, store: CsvJobStore | None = None) -> None:
     """Seed from scheduler_state.json (idempotent); `quiet`: say something only if jobs were added."""
-    seeded = seed_from_state(run.settings.paths.state_file, run.store)
+    seeded = seed_from_state(run.settings.paths.state_file, store or run.store)
     if seeded.state_file_found and (seeded.added or not quiet):
         run.say(
             f"Seeded from {seeded.state_file}: {seeded.added} new job(s),"
@@ -180,13 +201,26 @@ def supervise(run: Run, fleet: Fleet) -> RunEnd:
             if run.clock() >= loop.next_busy_warning:
                 run.say(f"WARNING: {exc} (the run goes on and retries)")
                 loop.next_busy_warning = run.clock() + BUSY_WARNING_EVERY_S
+        except OSError as exc:
+            if not is_disk_full(exc):
+                raise
+            ended = disk_full(run, str(exc))
         if ended is not None:
             return ended
         time.sleep(TICK_S)
 
 
+def disk_full(run: Run, why: str) -> RunEnd:
+    run.say(
+        f"DISK FULL: {why}. Stopping everything this run started; free some space, then run again"
+        " (the queue is kept and the next run recovers where this one stopped)."
+    )
+    return RunEnd.DISK_FULL
+
+
 @dataclass
 class LoopState:
+    next_disk_check: float = 0.0
     last_spawn: float = -1e9
     last_line: str = ""
     next_line_at: float = 0.0
@@ -198,18 +232,23 @@ def tick(run: Run, fleet: Fleet, loop: LoopState) -> RunEnd | None:
     """One round of supervision; returns how the run ended, or None to go on."""
     o = run.settings.orchestrator
     mono, now = run.clock(), now_local()
-    loop.recover_pending |= watch_workers(run, fleet, mono, now)
+    loop.recover_pending |= watch_workers(run, fleet, mono)  # first, and without the queue lock
+    if mono >= loop.next_disk_check:
+        loop.next_disk_check = mono + DISK_CHECK_EVERY_S
+        short = low_disk(run_paths(run))
+        if short is not None:
+            return disk_full(run, short)
     if loop.recover_pending:
-        for line in recover_claims(run.store, fleet.alive_pids(), now):
+        for line in recover_claims(run.loop_store, fleet.alive_pids(), now):
             run.say(f"Recovered {line}")
         loop.recover_pending = False
     if run.stop.count or run.run_dir.stop_all_file.exists():
         return None  # a stop came in during the clean-up: start nothing more, the loop stops the run
     mono, now = run.clock(), now_local()  # the clean-up above may have taken a while
     if o.follow and mono >= run.next_seed_at:
-        seed(run, quiet=True)  # --follow picks up what posting-scheduler adds meanwhile
+        seed(run, quiet=True, store=run.loop_store)  # --follow picks up what posting-scheduler adds meanwhile
         run.next_seed_at = mono + FOLLOW_SEED_EVERY_S
-    snapshot = run.store.snapshot()
+    snapshot = run.loop_store.snapshot()
     outlook = work_outlook(snapshot, now, run.store.policy)
     if fleet.given_up() and not outlook.finished():
         return RunEnd.WORKERS_FATAL
@@ -220,7 +259,6 @@ def tick(run: Run, fleet: Fleet, loop: LoopState) -> RunEnd | None:
         if spawned is None:
             break
         loop.last_spawn = mono
-        run.last_seen[spawned.worker_id] = now
         run.say(spawned.message)
     line = progress_line(progress_view(snapshot, now))
     if mono >= loop.next_line_at and line != loop.last_line:
@@ -237,24 +275,22 @@ def spawns_due(since_last_s: float, stagger_s: float) -> int:
     return max(1, int(TICK_S / stagger_s)) if stagger_s > 0 else MAX_SPAWNS_PER_TICK
 
 
-def watch_workers(run: Run, fleet: Fleet, mono: float, now: datetime) -> bool:
+def watch_workers(run: Run, fleet: Fleet, mono: float) -> bool:
     """Reap exits and kill stuck workers; True if a worker ended (its claims need recovering)."""
     events = fleet.reap(mono)
     heartbeats = run.run_dir.read_heartbeats()
     for event in events:
         run.say(event.message)
-        run.last_seen.pop(event.worker_id, None)
+        run.watches.pop(event.worker_id, None)
         clean_up_after_worker(run, event.worker_id, event.pid, heartbeats.pop(event.worker_id, None))
-    live: dict[int, tuple[int, datetime]] = {}
-    for wid, ref in fleet.refs().items():
-        hb = heartbeats.get(wid)
-        if hb is not None and hb.process.pid == ref.pid:
-            run.last_seen[wid] = now
-        live[wid] = (ref.pid, run.last_seen.get(wid, now))
+    run.watches = {
+        wid: observe(run.watches.get(wid), ref.pid, heartbeats.get(wid), mono)
+        for wid, ref in fleet.refs().items()
+    }
     stuck = find_stuck(
+        run.watches,
         heartbeats,
-        live,
-        now,
+        mono,
         job_timeout_s=run.settings.worker.job_timeout_s,
         heartbeat_timeout_s=run.settings.orchestrator.heartbeat_timeout_s,
     )
@@ -287,6 +323,7 @@ def open_run(
         stop=stop,
         run_dir=RunDir(settings.paths.runtime_dir),
         store=open_store(settings),
+        loop_store=open_store(settings, lock_timeout_s=LOOP_LOCK_TIMEOUT_S),
     )
 
 

@@ -8,8 +8,10 @@ then whatever they left, then phones by the ledger, and the simulator last (phon
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from jobqueue.errors import QueueError
 from jobqueue.model import QueueSnapshot
@@ -35,7 +37,7 @@ HARD_KILL_WAIT_S = 15.0
 @dataclass(frozen=True)
 class RunResult:
     report: BatchReport
-    report_files: tuple[Path, Path]
+    report_files: tuple[Path, Path] | None  # None: they could not be written (a full disk)
     exit_code: ExitCode
     phones: PhoneCleanup
 
@@ -87,6 +89,8 @@ def stop_run_phones(run: Run) -> PhoneCleanup:
     for r in cleanup.results:
         verdict = "shut down" if r.stopped else f"NOT CONFIRMED: {r.final_status_name} {r.error}".rstrip()
         run.say(f"Phone {r.serial_name} ({r.phone_id}): {verdict}")
+    if cleanup.ledger_error:
+        run.say(f"WARNING: {cleanup.ledger_error}; the next run checks those phones again")
     if cleanup.error:
         run.say(
             f"WARNING: could not stop phones: {cleanup.error}."
@@ -96,26 +100,24 @@ def stop_run_phones(run: Run) -> PhoneCleanup:
 
 
 def finish(run: Run, fleet: Fleet | None, ended_by: RunEnd) -> RunResult:
-    """Shut everything down and write the report; never leaves a process or a claim behind."""
+    """Shut everything down and write the report; never leaves a process or a claim behind.
+
+    Every step runs whatever the one before it met (a full disk, a corrupt or busy progress file):
+    a failure becomes a note in the report and on the console, never a reason to skip stopping
+    what we started.
+    """
+    notes = list(run.notes)
     if fleet is not None:
         stop_workers(run, fleet)
-    notes = list(run.notes)
-    try:
-        for line in recover_claims(run.store, set(), now_local()):
-            run.say(f"Released {line}")
-    except QueueError as exc:  # phones and the simulator must still be stopped
-        notes.append(f"claims could not be released now ({exc}); the next run recovers them")
+    _tolerant(run, notes, "claims could not be released now ({}); the next run recovers them", _release, run)
     phones = stop_run_phones(run)
     billed = billed_minutes(run.simulator_url)
     if run.simulator is not None:
         stop_simulator(run.simulator.ref)
-    run.run_dir.clear_stops()
-    run.run_dir.clear_run()
-    try:
-        snapshot = run.store.snapshot()
-    except QueueError as exc:
-        snapshot = QueueSnapshot(())
-        notes.append(f"the progress file could not be read for this report: {exc}")
+    _tolerant(run, notes, "the run state could not be cleared ({})", _clear_run_state, run)
+    snapshot = _tolerant(
+        run, notes, "the progress file could not be read for this report: {}", run.store.snapshot
+    )
     if fleet is not None:
         notes += [
             f"W{s.worker_id} was given up: {s.reason}"
@@ -125,9 +127,10 @@ def finish(run: Run, fleet: Fleet | None, ended_by: RunEnd) -> RunResult:
     if phones.error:
         notes.append(f"phones could not be checked: {phones.error}")
     logs = run.settings.paths.logs_dir
-    ids = [j.job_id for j in snapshot.jobs if in_run(j, run.started_at)]
+    jobs = snapshot.jobs if snapshot is not None else ()
+    ids = [j.job_id for j in jobs if in_run(j, run.started_at)]
     report = build_report(
-        snapshot,
+        snapshot or QueueSnapshot(()),
         started_at=run.started_at,
         ended_at=now_local(),
         ended_by=ended_by,
@@ -139,13 +142,39 @@ def finish(run: Run, fleet: Fleet | None, ended_by: RunEnd) -> RunResult:
         phones_left_running=tuple(r.serial_name or r.phone_id for r in phones.results if not r.stopped),
         notes=tuple(notes),
     )
-    files = write_report_files(report, logs)
+    files = _tolerant(run, [], "the batch report could not be written ({})", write_report_files, report, logs)
     return RunResult(report, files, exit_code_for(report, ended_by), phones)
+
+
+T = TypeVar("T")
+
+
+def _tolerant(run: Run, notes: list[str], note: str, step: Callable[..., T], *args: object) -> T | None:
+    """Run one shutdown step; a queue or disk failure becomes a note (and a console line), not a crash."""
+    try:
+        return step(*args)
+    except (QueueError, OSError) as exc:
+        text = note.format(exc)
+        run.say(f"WARNING: {text}")
+        notes.append(text)
+        return None
+
+
+def _release(run: Run) -> None:
+    for line in recover_claims(run.store, set(), now_local()):
+        run.say(f"Released {line}")
+
+
+def _clear_run_state(run: Run) -> None:
+    run.run_dir.clear_stops()
+    run.run_dir.clear_run()
 
 
 def exit_code_for(report: BatchReport, ended_by: RunEnd) -> ExitCode:
     if ended_by in (RunEnd.INTERRUPTED, RunEnd.STOPPED):
         return ExitCode.INTERRUPTED
+    if ended_by is RunEnd.DISK_FULL:
+        return ExitCode.DISK_FULL
     if ended_by is RunEnd.WORKERS_FATAL:
         return ExitCode.WORKERS_FATAL
     if report.counts["failed"] or report.counts["review"]:

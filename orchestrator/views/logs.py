@@ -71,6 +71,14 @@ def last_lines(path: Path, count: int) -> list[str]:
         return []
 
 
+def last_error(path: Path, scan: int = 200) -> str | None:
+    """The last ERROR or CRITICAL line among the last `scan` lines of one of our logs (None if none)."""
+    for line in reversed(last_lines(path, scan)):
+        if " ERROR " in line or " CRITICAL " in line:
+            return line
+    return None
+
+
 def log_files(logs_dir: Path, worker: int | None, include_orchestrator: bool) -> dict[str, Path]:
     """Prefix -> file: `W0`, `W1`, ... (and `ORC`), or only the one worker asked for."""
     if worker is not None:

@@ -18,6 +18,7 @@ from jobqueue.model import Job, JobStatus, QueueSnapshot
 from orchestrator.jsonable import to_jsonable
 from orchestrator.views.progress import format_minutes, job_label
 from orchestrator.views.status_report import evidence_dir
+from runtime.logs import job_dir
 from runtime.state import write_json_atomic
 
 OPEN = frozenset({JobStatus.PENDING, JobStatus.RETRYING, JobStatus.CLAIMED})
@@ -40,6 +41,7 @@ class RunEnd(StrEnum):
     INTERRUPTED = "interrupted"  # Ctrl+C
     STOPPED = "stopped"  # --stop-all from another console
     WORKERS_FATAL = "workers_fatal"  # every worker was given up
+    DISK_FULL = "disk_full"  # the disk ran (nearly) full: stopped before files could be damaged
     ERROR = "error"  # the orchestrator itself failed (a bug, or an expected failure it reports)
 
 
@@ -198,7 +200,7 @@ def find_job_logs(logs_dir: Path, job_ids: list[str]) -> dict[str, str]:
     """The newest `attempt_<n>.log` of each job that has one."""
     found: dict[str, str] = {}
     for job_id in job_ids:
-        folder = logs_dir / "jobs" / job_id
+        folder = job_dir(logs_dir, job_id)
         attempts = sorted(folder.glob("attempt_*.log"), key=_attempt_number)
         if attempts:
             found[job_id] = str(attempts[-1])

@@ -16,6 +16,7 @@ from jobqueue.gate import WaitReason
 from jobqueue.model import JobStatus, QueueSnapshot
 from jobqueue.outlook import AccountOutlook, accounts_outlook
 from jobqueue.policy import QueuePolicy
+from runtime.logs import job_dir
 from runtime.state import Heartbeat, RunInfo
 
 FAILURES_PER_TYPE = 5
@@ -227,7 +228,7 @@ def build_retries(snapshot: QueueSnapshot, accounts: tuple[AccountStatus, ...]) 
 
 def evidence_dir(logs_dir: Path, job_id: str) -> str:
     """Where the worker keeps one job's logs, screenshot and page source."""
-    return str(logs_dir / "jobs" / job_id)
+    return str(job_dir(logs_dir, job_id))
 
 
 def build_failures(snapshot: QueueSnapshot, logs_dir: Path) -> tuple[FailureGroup, ...]:

@@ -79,12 +79,39 @@ def test_the_worker_command_names_its_settings_and_parent(tmp_path: Path) -> Non
     ]
 
 
-def test_a_worker_whose_port_is_taken_is_given_up_at_once(reaper: Reaper) -> None:
+def test_a_worker_whose_port_is_taken_is_retried_with_backoff_before_it_is_given_up(reaper: Reaper) -> None:
+    # The port its own previous server held may be free a moment later (a restart): not fatal at once.
     spawner = ScriptSpawner("import sys; sys.exit(3)", reaper)
     fleet = Fleet(
         1, spawner, RestartPolicy(start_secs=60, max_crashes=3, backoff_base_s=0.05, backoff_cap_s=0.2)
     )
     kinds = drive(fleet, time.monotonic() + 240)
     assert fleet.given_up()
-    assert spawner.spawned == 1
-    assert kinds == ["fatal"]
+    assert spawner.spawned == 3
+    assert kinds == ["crashed", "crashed", "fatal"]
+    assert "a port of its plan is in use" in fleet.slots[0].reason
+
+
+def test_a_worker_that_is_given_up_shows_the_last_error_of_its_log(reaper: Reaper, tmp_path: Path) -> None:
+    log = tmp_path / "worker_0.log"
+    log.write_text(
+        "2026-12-05T10:00:00.000+0000 W0 INFO worker.loop: started\n"
+        "2026-12-05T10:00:01.000+0000 W0 ERROR worker: no GeeLark credentials: set GEELARK_TOKEN\n"
+        "2026-12-05T10:00:01.100+0000 W0 INFO worker: exiting\n",
+        encoding="utf-8",
+    )
+
+    class LoggingSpawner(ScriptSpawner):
+        def spawn(self, worker_id: int) -> WorkerProcess:
+            proc = super().spawn(worker_id)
+            return WorkerProcess(worker_id, proc.popen, proc.ref, event_log=log)
+
+    fleet = Fleet(1, LoggingSpawner("import sys; sys.exit(2)", reaper), RestartPolicy(start_secs=60))
+    fleet.spawn_one(1, time.monotonic())
+    events = wait_for(lambda: fleet.reap(time.monotonic()), 60, "the worker to exit")
+    assert events[0].kind == "fatal"
+    assert (
+        "last error: 2026-12-05T10:00:01.000+0000 W0 ERROR worker: no GeeLark credentials"
+        in events[0].message
+    )
+    assert str(log) in events[0].message

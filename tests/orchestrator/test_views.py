@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,10 +12,11 @@ from jobqueue.outlook import work_outlook
 from orchestrator.cli.render import status_lines
 from orchestrator.jsonable import dumps
 from orchestrator.views.progress import progress_line, progress_view
-from orchestrator.views.report import RunEnd, build_report, summary_text
+from orchestrator.views.report import RunEnd, build_report, find_job_logs, summary_text
 from orchestrator.views.status_report import StatusReport, build_status
 from runtime.state import Heartbeat
 from tests.orchestrator.factories import NOW, claimed, done, job, snapshot
+from worker.evidence import AttemptLog
 
 LOGS = Path("logs")
 
@@ -135,3 +137,16 @@ def test_report_covers_the_jobs_of_the_run_and_the_open_ones() -> None:
     assert report.results[0].duration_s == 30.0
     text = summary_text(report)
     assert "boom" in text and "logs/jobs/bad/attempt_1.log" in text and "Billed phone minutes: 3.5" in text
+
+
+def test_status_and_report_point_at_the_folder_the_worker_writes_for_any_job_id(tmp_path: Path) -> None:
+    job_id = "clip_10@demo phone/2"  # scheduler-made ids carry '@' (and account names may carry more)
+    with AttemptLog(tmp_path, job_id, attempt=1, tag="W0") as attempt:
+        logging.getLogger("worker.test").info("tried")
+    failed = done(job_id, "demo phone/2", JobStatus.FAILED, error_type="element_missing")
+    report = build_status(
+        snapshot(failed), NOW, policy=QueuePolicy(), progress_file=tmp_path / "p.csv", logs_dir=tmp_path,
+        heartbeats={}, alive_workers=set(), run=None, run_active=False, phones=None,
+    )  # fmt: skip
+    assert report.failures[0].recent[0].evidence == str(attempt.folder)
+    assert find_job_logs(tmp_path, [job_id]) == {job_id: str(attempt.folder / "attempt_1.log")}

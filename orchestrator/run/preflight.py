@@ -1,0 +1,67 @@
+"""Checks of the machine a run depends on: free ports for every worker, and free disk space.
+
+Run before anything is started (a failed check starts nothing and says how to fix it), and the
+disk check again during the run: a full disk must stop the run cleanly, before workers crash on
+`ENOSPC` in the middle of a job.
+"""
+
+from __future__ import annotations
+
+import errno
+import shutil
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from orchestrator.errors import PreflightFailed
+from runtime.ports import PortInUse, ensure_port_free
+from worker.contract import WorkerPorts
+
+MIN_FREE_DISK_BYTES = 100 * 1024 * 1024  # logs, evidence and a few copies of the progress file
+DISK_CHECK_EVERY_S = 5.0
+
+FreeBytes = Callable[[Path], int]
+
+
+def free_bytes(path: Path) -> int:
+    """Free bytes on the disk holding `path` (or its nearest existing parent)."""
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            return shutil.disk_usage(candidate).free
+    return shutil.disk_usage(Path.cwd()).free
+
+
+def check_ports(plans: Iterable[WorkerPorts], probe: Callable[[int], None] = ensure_port_free) -> None:
+    """Raise PreflightFailed naming every port of the plan that something listens on, and its holder."""
+    taken: list[str] = []
+    for plan in plans:
+        for port in plan.all_ports():
+            try:
+                probe(port)
+            except PortInUse as exc:
+                holder = exc.holder or "a process we cannot see"
+                taken.append(f"port {port} (worker {plan.worker_id}) is in use by {holder}")
+    if taken:
+        raise PreflightFailed(
+            "; ".join(taken)
+            + ". Stop that program, or move the workers' ports with [worker] appium_port_base /"
+            " system_port_base in the config (see --show-config for the port table)."
+        )
+
+
+def low_disk(
+    paths: Iterable[Path], minimum: int = MIN_FREE_DISK_BYTES, free: FreeBytes = free_bytes
+) -> str | None:
+    """Why the run must not go on for lack of disk space (None: enough everywhere)."""
+    for path in paths:
+        left = free(path)
+        if left < minimum:
+            return (
+                f"only {left / 1024 / 1024:.0f} MB free on the disk of {path}"
+                f" (the run needs at least {minimum / 1024 / 1024:.0f} MB)"
+            )
+    return None
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """True for the errors a full disk (or a full quota) raises."""
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
