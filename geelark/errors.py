@@ -1,6 +1,6 @@
 """The one exception tree of the geelark client.
 
-    GeeLarkError                      root; .code .message .trace_id and four meaning flags
+    GeeLarkError                      root; .code .message .trace_id and five meaning flags
     +-- ConfigError                   settings incomplete/invalid (no request was sent)
     +-- TransportError                no valid envelope came back (retryable)
     |   +-- ConnectFailed             the request never left (safe to repeat anything)
@@ -46,6 +46,7 @@ class GeeLarkError(Exception):
     rate_limited = False  # GeeLark's request quota said no
     account_or_config = False  # credentials, permissions, balance: a human must act
     per_item = False  # one id of a batch failed, the others may be fine
+    unreachable = False  # GeeLark itself did not answer (retries spent): an outage, not this call's fault
 
     def __init__(self, message: str, *, code: int | None = None, trace_id: str = "") -> None:
         super().__init__(message)
@@ -68,6 +69,7 @@ class ConfigError(GeeLarkError):
 
 class TransportError(GeeLarkError):
     retryable = True
+    unreachable = True
     sent = True  # False only when we know the request never reached the server
 
 
@@ -88,6 +90,7 @@ class HttpStatusError(TransportError):
         super().__init__(message, trace_id=trace_id)
         self.status = status
         self.retryable = status >= 500
+        self.unreachable = status >= 500  # a 4xx is an answer (a wrong URL), not an outage
 
 
 class BadResponse(TransportError):
@@ -100,12 +103,14 @@ class OutcomeUnknown(GeeLarkError):
     def __init__(self, message: str, *, cause: GeeLarkError) -> None:
         super().__init__(message, code=cause.code, trace_id=cause.trace_id)
         self.cause = cause
+        self.unreachable = cause.unreachable
 
 
 class CircuitOpen(GeeLarkError):
     """The breaker is open: no request is sent until ``until`` (UTC)."""
 
     retryable = True
+    unreachable = True
 
     def __init__(self, *, until: datetime, reason: str) -> None:
         super().__init__(f"GeeLark circuit open until {until.isoformat(timespec='seconds')}: {reason}")
@@ -136,6 +141,7 @@ class RateLimited(ApiError):
 class HourlyLockout(ApiError):
     rate_limited = True
     account_or_config = True
+    unreachable = True  # GeeLark refuses every call for two hours: nothing can work meanwhile
 
 
 class AuthError(ApiError):

@@ -87,7 +87,8 @@ class GeeLarkSettings:
 
     def time_scaled(self, scale: float, min_wait_s: float = 0.05) -> GeeLarkSettings:
         """For a simulator run at time scale ``scale``: its rate window lasts ``60 * scale`` seconds,
-        so the client's window, margin and backoff shrink with it (never below ``min_wait_s``)."""
+        so the client's window, margin, backoff and breaker pause shrink with it (never below
+        ``min_wait_s``)."""
         window = 60.0 * scale
         return replace(
             self,
@@ -95,6 +96,7 @@ class GeeLarkSettings:
             rate_margin_s=min(1.0, window),
             backoff_initial_s=max(min_wait_s, scale),
             backoff_max_s=max(min_wait_s, 20 * scale),
+            breaker_cooldown_s=max(min_wait_s, self.breaker_cooldown_s * scale),
         )
 
     @classmethod

@@ -126,6 +126,13 @@ def classify(exc: BaseException) -> Outcome:
     return found
 
 
+def cloud_unreachable(exc: BaseException) -> bool:
+    """True when GeeLark itself did not answer, the client's own retries spent: connection refused or
+    dropped, no answer in time, a 5xx, the breaker open, the two-hour lockout. That is an outage of
+    the cloud, not a fault of the job, its phone or its account (see runtime.outage)."""
+    return isinstance(exc, ge.GeeLarkError) and exc.unreachable
+
+
 def classify_message(message: str) -> Outcome:
     """The outcome a free-text message means (the fallback); unknown -> RETRYABLE 'unknown'."""
     for regex, rule in _COMPILED:

@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from geelark.client import GeeLarkClient
-from geelark.errors import Interrupted
+from geelark.errors import GeeLarkError, Interrupted
 from jobqueue import Claim, JobStore, LostClaim, Outcome, OutcomeKind
 from runtime.ports import PortInUse
 from worker.adb import Adb
 from worker.appium_server import ServerProcess
-from worker.classify import classify
+from worker.classify import classify, cloud_unreachable, describe
 from worker.config import WorkerConfig
 from worker.errors import JobTimeout, StopRequested
 from worker.evidence import AttemptLog
@@ -62,7 +62,17 @@ class AttemptResult:
     outcome: Outcome | None
     checkpointed: bool = False
     lost_claim: bool = False
+    cloud_down: str = ""  # GeeLark did not answer (before the checkpoint): released, the run waits
     evidence: tuple[Path, ...] = ()
+
+
+def geelark_answers(client: GeeLarkClient) -> bool:
+    """One cheap call (the first page of phones): does GeeLark answer at all?"""
+    try:
+        client.list_phones(page=1, page_size=1)
+    except GeeLarkError as exc:
+        return not cloud_unreachable(exc)
+    return True
 
 
 class JobAttempt:
@@ -101,6 +111,11 @@ class JobAttempt:
                 log.error("claim lost (recovered by someone else): dropping the job at once")
                 return AttemptResult(None, self.checkpointed, lost_claim=True)
             except Exception as exc:
+                if cloud_unreachable(exc) and not self.checkpointed:
+                    log.warning(
+                        "GeeLark does not answer: %s; the job waits for it, no attempt used", describe(exc)
+                    )
+                    return AttemptResult(None, cloud_down=describe(exc))
                 outcome = classify(exc)
                 log.warning(
                     "attempt failed: %s/%s: %s", outcome.kind.value, outcome.error_type, outcome.message

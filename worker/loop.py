@@ -22,15 +22,18 @@ from typing import TypeVar
 
 from jobqueue import Claim, CorruptProgressFile, FileBusy, JobStatus, LockTimeout, LostClaim, OutcomeKind
 from runtime.logs import log_context
+from runtime.outage import OutageRecord
 from runtime.ports import PortInUse
 from worker.contract import WorkerExit
 from worker.errors import ForcedStop
-from worker.job import AttemptResult, JobAttempt, Rig
+from worker.job import AttemptResult, JobAttempt, Rig, geelark_answers
 
 log = logging.getLogger(__name__)
 
 BUSY_RETRY_S = 5.0
 BUSY_RETRIES = 6
+OUTAGE_POLL_S = 1.0  # how often a waiting worker looks whether the orchestrator cleared the outage
+PROBE_FIRST_S, PROBE_CAP_S = 5.0, 120.0  # a worker on its own probes GeeLark itself
 T = TypeVar("T")
 
 
@@ -62,6 +65,8 @@ class WorkerLoop:
     def _work(self) -> WorkerExit:
         rig = self.rig
         while not rig.stop.requested:
+            if not self._wait_while_geelark_is_down():
+                break
             claim = self._claim()
             if claim is None:
                 if rig.stop.requested:
@@ -71,6 +76,28 @@ class WorkerLoop:
             self._process(claim)
         log.info("stopping: %s", rig.stop.reason)
         return WorkerExit.DONE
+
+    def _wait_while_geelark_is_down(self) -> bool:
+        """Claim nothing while the run records GeeLark as unreachable; False if a stop came meanwhile.
+
+        The orchestrator probes and clears the record; a worker run on its own (no parent) probes
+        GeeLark itself, with backoff."""
+        rig, outage = self.rig, OutageRecord(self.rig.cfg.run_dir)
+        if outage.current() is None:
+            return True
+        rig.status.update(step="waiting_for_geelark")
+        log.warning("GeeLark is unreachable (%s): claiming nothing until it answers", outage.current())
+        alone = rig.cfg.parent is None
+        backoff = rig.cfg.scaled(PROBE_FIRST_S)
+        while outage.current() is not None:
+            if rig.stop.wait(backoff if alone else OUTAGE_POLL_S):
+                return False
+            if alone and geelark_answers(rig.client):
+                outage.clear()
+            backoff = min(backoff * 2, rig.cfg.scaled(PROBE_CAP_S))
+        log.info("GeeLark answers again: claiming")
+        rig.status.update(step="idle")
+        return True
 
     def _claim(self) -> Claim | None:
         rig = self.rig
@@ -129,6 +156,13 @@ class WorkerLoop:
         outcome = result.outcome
         try:
             if result.lost_claim:
+                return
+            if result.cloud_down:
+                self._queue(lambda: store.release(claim, now, f"GeeLark unreachable: {result.cloud_down}"))
+                OutageRecord(self.rig.cfg.run_dir).report(
+                    result.cloud_down, f"W{self.rig.cfg.worker_id}", now
+                )
+                log.warning("claim released, no attempt used: GeeLark is unreachable")
                 return
             if outcome is None:
                 reason = f"worker {self.rig.cfg.worker_id} stopping: {self.rig.stop.reason}"

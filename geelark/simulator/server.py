@@ -12,12 +12,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-from geelark.simulator.app import App, Request, Response
+from geelark.simulator.app import App, Request, Response, json_response
 from geelark.simulator.cloud import Cloud
 from geelark.simulator.config import SimClock, SimulatorConfig
 
 log = logging.getLogger("geelark.simulator")
 access_log = logging.getLogger("geelark.simulator.access")
+# POST {"seconds": s}: the whole API (not the /_sim/ routes) drops every connection for s real
+# seconds, as when GeeLark itself is down (connection refused or reset, time-outs).
+OUTAGE_ROUTE = "/_sim/outage"
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -25,6 +28,7 @@ class _HTTPServer(ThreadingHTTPServer):
     allow_reuse_address = False
     app: App
     stopping: threading.Event
+    down_until: float = 0.0  # monotonic: until then the API drops every connection (an outage)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -51,7 +55,12 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length > 0 else b""
         headers = {k: v for k, v in self.headers.items()}
         request = Request(method, self.path, _CaseInsensitive(headers), body)
-        response = self.server.app.handle(request)
+        if self.path.startswith(OUTAGE_ROUTE) and method == "POST":
+            response = self._start_outage(body)
+        elif not self.path.startswith("/_sim/") and time.monotonic() < self.server.down_until:
+            response = Response(drop=True)  # GeeLark is down: the API answers nothing
+        else:
+            response = self.server.app.handle(request)
         if response.delay_s > 0 and self.server.stopping.wait(response.delay_s):
             response = Response(drop=True)
         if response.drop:
@@ -70,6 +79,15 @@ class _Handler(BaseHTTPRequestHandler):
             response.status,
             (time.monotonic() - started) * 1000,
         )
+
+    def _start_outage(self, body: bytes) -> Response:
+        try:
+            seconds = float(json.loads(body or b"{}")["seconds"])
+        except (ValueError, KeyError, TypeError):
+            return json_response({"error": 'body must be {"seconds": <number>}'}, 400)
+        self.server.down_until = time.monotonic() + seconds
+        log.warning("outage: the API drops every connection for %.1f s", seconds)
+        return json_response({"ok": True})
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silence http.server's stderr log; requests are logged in ``_serve`` without secrets."""
@@ -156,6 +174,11 @@ class SimulatorServer:
         response = self._app().replace_faults(json.dumps(raw).encode())
         if response.status != 200:
             raise ValueError(json.loads(response.body)["error"])
+
+    def set_outage(self, seconds: float) -> None:
+        """The API drops every connection for `seconds` real seconds, like ``POST /_sim/outage``."""
+        if self._httpd is not None:
+            self._httpd.down_until = time.monotonic() + seconds
 
     def kill_phone(self, phone_id: str) -> None:
         """Stop a phone underneath its user, like ``POST /_sim/phones/{id}/kill``."""

@@ -12,7 +12,7 @@ import logging
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from jobqueue.csvstore import CsvJobStore
@@ -22,6 +22,7 @@ from orchestrator.adapters.queue_store import open_store
 from orchestrator.config import port_table
 from orchestrator.errors import PreflightFailed
 from orchestrator.run import supervision as sv
+from orchestrator.run.cloud import OutageWatch, geelark_down
 from orchestrator.run.context import Run, RunObserver, StopSignals, now_local
 from orchestrator.run.fleet import Fleet, Spawner, WorkerLaunch
 from orchestrator.run.instance import RunLock
@@ -37,6 +38,7 @@ from orchestrator.run.simulation import start_simulator, stop_simulator
 from orchestrator.run.stuck import find_stuck, observe
 from orchestrator.views.progress import progress_line, progress_view
 from orchestrator.views.report import RunEnd
+from runtime.outage import OutageRecord
 from runtime.platform import ProcessRef, kill_tree
 from runtime.settings import Settings, dump_settings
 from runtime.state import Heartbeat, RunDir, RunInfo
@@ -67,6 +69,7 @@ def prepare(run: Run) -> None:
     preflight(run)
     record_run(run)  # before anything is started, so a crash from here on is recoverable
     run.run_dir.clear_stops()
+    OutageRecord(run.run_dir).clear()  # an outage a previous run saw is found again if it lasts
     seed(run, quiet=False)
     snapshot = run.store.snapshot()
     outlook = work_outlook(snapshot, now_local(), run.store.policy)
@@ -220,6 +223,7 @@ def disk_full(run: Run, why: str) -> RunEnd:
 
 @dataclass
 class LoopState:
+    outage: OutageWatch = field(default_factory=OutageWatch)
     next_disk_check: float = 0.0
     last_spawn: float = -1e9
     last_line: str = ""
@@ -254,6 +258,8 @@ def tick(run: Run, fleet: Fleet, loop: LoopState) -> RunEnd | None:
         return RunEnd.WORKERS_FATAL
     if outlook.finished() and fleet.all_down() and not o.follow:
         return RunEnd.COMPLETED
+    if geelark_down(run, loop.outage, mono):
+        return None  # workers wait for GeeLark; starting more of them would not help
     for _ in range(spawns_due(mono - loop.last_spawn, o.start_stagger_s)):
         spawned = fleet.spawn_one(outlook.claimed + len(outlook.due_accounts), mono)
         if spawned is None:

@@ -68,6 +68,21 @@ def format_minutes(seconds: float) -> str:
     return f"{seconds:.0f}s" if seconds < 60 else f"{seconds / 60:.1f}m"
 
 
+def format_duration(seconds: float) -> str:
+    """`42s`, `5m 12s`, `3h 05m`, `2d 4h`: how long, readable at a glance (never `1250.3m`)."""
+    whole = max(0, round(seconds))
+    days, rest = divmod(whole, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"
+
+
 def job_label(job_id: str, account: str) -> str:
     """`job @account`, or just the job id when it already names the account (`clip_01@phone1`)."""
     return job_id if not account or job_id.endswith(f"@{account}") else f"{job_id} @{account}"
