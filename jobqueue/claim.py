@@ -1,11 +1,12 @@
 """The claim rule: which job a worker takes next (pure).
 
-A job is due if it is pending, or retrying with ``retry_at <= now``, and has an account (an empty
-account means unassigned: never claimable). Its account is eligible if its gate is open
-(``jobqueue.gate``: not blocked, not cooling down, no claimed job, under the daily limit).
+A job is due if it is pending, or retrying with ``retry_at <= now``, has an account (an empty
+account means unassigned: never claimable) and its ``not_before`` (the plan's time) has come. Its
+account is eligible if its gate is open (``jobqueue.gate``: not blocked, not cooling down, no
+claimed job, and the account's posting rules allow a post now).
 
 Fairness order among eligible accounts: ``prefer_account`` first (a worker already running that
-account's phone), then fewest successes today, then oldest last claim (never claimed first), then
+account's phone), then fewest posts today, then oldest last claim (never claimed first), then
 the file position of the account's first due job. Within an account, jobs go in file order.
 """
 
@@ -23,7 +24,7 @@ NEVER = datetime.min.replace(tzinfo=UTC)
 
 def is_due(job: Job, now: datetime) -> bool:
     """True if the job may be claimed at ``now`` as far as the job itself is concerned."""
-    if not job.account:
+    if not job.account or (job.not_before is not None and job.not_before > now):
         return False
     if job.status is JobStatus.PENDING:
         return True
@@ -56,7 +57,7 @@ def next_claim(
         return None
     if prefer_account in eligible:
         return jobs[first_due[prefer_account]]
-    chosen = min(eligible, key=lambda a: (facts[a].successes_today, last_claim.get(a, NEVER), first_due[a]))
+    chosen = min(eligible, key=lambda a: (facts[a].posts_today, last_claim.get(a, NEVER), first_due[a]))
     return jobs[first_due[chosen]]
 
 

@@ -13,23 +13,51 @@ from datetime import date, datetime
 
 from jobqueue.claim import NEVER, is_due
 from jobqueue.daily import local_day
-from jobqueue.gate import AccountFacts, account_gate
+from jobqueue.gate import POSTED, AccountFacts, account_gate
 from jobqueue.model import AccountsState, Job, JobStatus
 from jobqueue.policy import QueuePolicy
 
 _CANDIDATE = (JobStatus.PENDING, JobStatus.RETRYING)
 
 
-class ClaimIndex:
-    """Per account: claimed count, successes per local day, claim times, claimable rows in order."""
+class _Latest:
+    """A multiset of datetimes per account that answers "the latest one" after adds and removals."""
 
-    def __init__(self, jobs: Sequence[Job], timezone: str | None) -> None:
-        self.timezone = timezone
+    def __init__(self) -> None:
+        self._times: defaultdict[str, Counter[datetime]] = defaultdict(Counter)
+        self._latest: dict[str, datetime] = {}  # cached max; dropped when that max is removed
+
+    def change(self, account: str, moment: datetime, sign: int) -> None:
+        times = self._times[account]
+        times[moment] += sign
+        if times[moment] <= 0:
+            del times[moment]
+        latest = self._latest.get(account)
+        if sign < 0 and latest == moment:
+            del self._latest[account]
+        elif sign > 0 and latest is not None and moment > latest:
+            self._latest[account] = moment
+
+    def latest(self, account: str) -> datetime | None:
+        latest = self._latest.get(account)
+        if latest is None:
+            times = self._times.get(account)
+            if not times:
+                return None
+            latest = self._latest[account] = max(times)
+        return latest
+
+
+class ClaimIndex:
+    """Per account: claimed count, posts per local day, last post, claim times, claimable rows."""
+
+    def __init__(self, jobs: Sequence[Job], policy: QueuePolicy) -> None:
+        self.policy = policy
         self.busy: Counter[str] = Counter()
-        self.success_days: Counter[tuple[str, date]] = Counter()
-        self.claim_times: defaultdict[str, Counter[datetime]] = defaultdict(Counter)
+        self.post_days: Counter[tuple[str, date]] = Counter()
+        self.posts = _Latest()
+        self.claims = _Latest()
         self.candidates: defaultdict[str, list[int]] = defaultdict(list)
-        self._last_claim: dict[str, datetime] = {}  # max of claim_times, dropped when that max goes
         for position, job in enumerate(jobs):
             self.add(position, job)
 
@@ -47,10 +75,12 @@ class ClaimIndex:
         account = job.account
         if not account:
             return
+        completed = job.completed_at
         if job.status is JobStatus.CLAIMED:
             self.busy[account] += sign
-        elif job.status is JobStatus.SUCCESS and job.completed_at is not None:
-            self.success_days[(account, local_day(job.completed_at, self.timezone))] += sign
+        elif job.status in POSTED and completed is not None:
+            self.post_days[(account, self._day(account, completed))] += sign
+            self.posts.change(account, completed, sign)
         elif job.status in _CANDIDATE:
             positions = self.candidates[account]
             if sign > 0:
@@ -58,37 +88,28 @@ class ClaimIndex:
             else:
                 del positions[bisect.bisect_left(positions, position)]
         if job.claimed_at is not None:
-            times = self.claim_times[account]
-            times[job.claimed_at] += sign
-            if times[job.claimed_at] <= 0:
-                del times[job.claimed_at]
-            last = self._last_claim.get(account)
-            if sign < 0 and last == job.claimed_at:
-                del self._last_claim[account]
-            elif sign > 0 and last is not None and job.claimed_at > last:
-                self._last_claim[account] = job.claimed_at
+            self.claims.change(account, job.claimed_at, sign)
+
+    def _day(self, account: str, moment: datetime) -> date:
+        return local_day(moment, self.policy.rules_for(account).timezone)
 
     def last_claim(self, account: str) -> datetime:
         """The latest ``claimed_at`` among the account's rows (``NEVER`` if none)."""
-        last = self._last_claim.get(account)
-        if last is None:
-            times = self.claim_times.get(account)
-            last = self._last_claim[account] = max(times) if times else NEVER
-        return last
+        return self.claims.latest(account) or NEVER
 
     def _first_due(self, jobs: Sequence[Job], account: str, now: datetime) -> int | None:
         return next((p for p in self.candidates[account] if is_due(jobs[p], now)), None)
 
-    def facts(self, account: str, today: date) -> AccountFacts:
-        """The gate's facts about ``account`` on the local day ``today``."""
+    def facts(self, account: str, now: datetime) -> AccountFacts:
+        """The gate's facts about ``account`` at ``now``."""
         return AccountFacts(
-            claimed=max(0, self.busy[account]), successes_today=self.success_days[(account, today)]
+            claimed=max(0, self.busy[account]),
+            posts_today=self.post_days[(account, self._day(account, now))],
+            last_post_at=self.posts.latest(account),
         )
 
-    def _eligible(
-        self, account: str, today: date, accounts: AccountsState, now: datetime, policy: QueuePolicy
-    ) -> bool:
-        return account_gate(account, self.facts(account, today), accounts, now, policy).open
+    def _open(self, account: str, accounts: AccountsState, now: datetime, policy: QueuePolicy) -> bool:
+        return account_gate(account, self.facts(account, now), accounts, now, policy).open
 
     def next_claim(
         self,
@@ -100,17 +121,16 @@ class ClaimIndex:
         prefer_account: str | None = None,
     ) -> Job | None:
         """Same contract and result as ``jobqueue.claim.next_claim``."""
-        today = local_day(now, self.timezone)
         best: tuple[int, datetime, int] | None = None
         for account, positions in self.candidates.items():
-            if not positions or not self._eligible(account, today, accounts, now, policy):
+            if not positions or not self._open(account, accounts, now, policy):
                 continue
             first = self._first_due(jobs, account, now)
             if first is None:
                 continue
             if account == prefer_account:
                 return jobs[first]
-            key = (self.success_days[(account, today)], self.last_claim(account), first)
+            key = (self.post_days[(account, self._day(account, now))], self.last_claim(account), first)
             if best is None or key < best:
                 best = key
         return None if best is None else jobs[best[2]]
@@ -127,6 +147,4 @@ class ClaimIndex:
         """Same contract and result as ``jobqueue.claim.has_due_job``."""
         if not account or not self.candidates.get(account):
             return False
-        today = local_day(now, self.timezone)
-        eligible = self._eligible(account, today, accounts, now, policy)
-        return eligible and self._first_due(jobs, account, now) is not None
+        return self._open(account, accounts, now, policy) and self._first_due(jobs, account, now) is not None

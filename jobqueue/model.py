@@ -68,6 +68,7 @@ class Job:
     worker_pid: int | None = None
     checkpoint_at: datetime | None = None
     infra_attempts: int = 0
+    not_before: datetime | None = None  # the plan's earliest time (posting-scheduler spreads posts)
 
 
 @dataclass(frozen=True)

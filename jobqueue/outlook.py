@@ -22,6 +22,10 @@ WAITING = frozenset({JobStatus.PENDING, JobStatus.RETRYING})
 DONE = frozenset({JobStatus.SUCCESS, JobStatus.FAILED, JobStatus.REVIEW})
 
 
+# Gates a run does not wait for unless it follows (`--follow`): they open hours later, by plan.
+PLANNED = frozenset({WaitReason.DAILY_LIMIT, WaitReason.WINDOW, WaitReason.SPACING})
+
+
 @dataclass(frozen=True)
 class Outlook:
     """What the queue holds for the run, at one instant."""
@@ -29,10 +33,14 @@ class Outlook:
     due_now: int
     due_accounts: frozenset[str]  # accounts a claim would be given now
     claimed: int
-    next_due_at: datetime | None  # earliest time a waiting job becomes due today; None if none will
+    next_due_at: datetime | None  # earliest retry or cooldown end today; None if none will come
     held_by_daily_limit: int
     blocked: int
     unassigned: int
+    held_by_window: int = 0
+    held_by_spacing: int = 0
+    next_allowed_at: datetime | None = None  # when the next post held by the posting rules may go
+    next_allowed_account: str = ""
 
     def finished(self) -> bool:
         """Nothing is due, nothing is claimed and nothing will become due within the run."""
@@ -63,6 +71,8 @@ def job_due_at(job: Job, gate: Gate, now: datetime) -> datetime | None:
     due = now
     if job.status is JobStatus.RETRYING and job.retry_at is not None and job.retry_at > due:
         due = job.retry_at
+    if job.not_before is not None and job.not_before > due:
+        due = job.not_before
     if gate.opens_at is not None and gate.opens_at > due:
         due = gate.opens_at
     return due
@@ -81,6 +91,7 @@ def work_outlook(snapshot: QueueSnapshot, now: datetime, policy: QueuePolicy) ->
     due_accounts: set[str] = set()
     counts: Counter[str] = Counter()
     next_due: datetime | None = None
+    planned: tuple[datetime, str] | None = None
     for job in snapshot.jobs:
         if job.status is JobStatus.CLAIMED:
             counts["claimed"] += 1
@@ -91,18 +102,20 @@ def work_outlook(snapshot: QueueSnapshot, now: datetime, policy: QueuePolicy) ->
         if gate is None:
             counts["unassigned"] += 1
             continue
-        if gate.waiting_for is WaitReason.BLOCKED:
+        reason = gate.waiting_for
+        if reason is WaitReason.BLOCKED:
             counts["blocked"] += 1
             continue
-        if gate.waiting_for is WaitReason.DAILY_LIMIT:
-            counts["limit"] += 1
-            continue
-        if gate.waiting_for is WaitReason.BUSY:
+        if reason is WaitReason.BUSY:
             continue  # its account is working; the claim's end decides (the claim keeps the run alive)
         at = job_due_at(job, gate, now)
         if at is None:
             continue
-        if at <= now:
+        if reason in PLANNED or (job.not_before is not None and job.not_before > now):
+            counts[reason.value if reason else "not_before"] += 1
+            if planned is None or at < planned[0]:
+                planned = (at, job.account)
+        elif at <= now:
             counts["due"] += 1
             due_accounts.add(job.account)
         elif at < day_end and (next_due is None or at < next_due):
@@ -112,9 +125,13 @@ def work_outlook(snapshot: QueueSnapshot, now: datetime, policy: QueuePolicy) ->
         due_accounts=frozenset(due_accounts),
         claimed=counts["claimed"],
         next_due_at=next_due,
-        held_by_daily_limit=counts["limit"],
+        held_by_daily_limit=counts[WaitReason.DAILY_LIMIT.value],
         blocked=counts["blocked"],
         unassigned=counts["unassigned"],
+        held_by_window=counts[WaitReason.WINDOW.value],
+        held_by_spacing=counts[WaitReason.SPACING.value] + counts["not_before"],
+        next_allowed_at=planned[0] if planned else None,
+        next_allowed_account=planned[1] if planned else "",
     )
 
 

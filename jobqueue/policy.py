@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Literal
 from zoneinfo import ZoneInfo
+
+from jobqueue.posting import AccountRules, PostingWindow
 
 Jitter = Literal["full", "decorrelated", "none"]
 
@@ -38,10 +42,16 @@ class QueuePolicy:
     - ``infra_failures_before_cooldown`` consecutive INFRASTRUCTURE outcomes on an account put it
       in a cooldown of ``infra_cooldown_s``.
     - ``claim_lease_s``: heartbeat age after which a claim is presumed orphaned (see ``lease_expired``).
+    - ``window`` / ``min_spacing_s``: the default posting window and spacing between two posts.
+    - ``accounts``: per-account rules (the accounts list); an account not in it takes the defaults
+      above (``rules_for``).
     """
 
     daily_limit: int = 1
     timezone: str | None = None
+    window: PostingWindow | None = None
+    min_spacing_s: float = 0.0
+    accounts: Mapping[str, AccountRules] = field(default_factory=dict)
     backoff: BackoffPolicy = field(default_factory=BackoffPolicy)
     infra_budget: int = 5
     infra_failures_before_cooldown: int = 3
@@ -54,5 +64,15 @@ class QueuePolicy:
             raise ValueError("daily_limit >= 0, infra_budget >= 1, infra_failures_before_cooldown >= 1")
         if self.default_max_attempts < 1:
             raise ValueError("default_max_attempts must be >= 1")
-        if self.timezone is not None:
-            ZoneInfo(self.timezone)  # raises ZoneInfoNotFoundError (a KeyError) for an unknown name
+        for zone in {self.timezone, *(r.timezone for r in self.accounts.values())} - {None}:
+            ZoneInfo(str(zone))  # raises ZoneInfoNotFoundError (a KeyError) for an unknown name
+        object.__setattr__(self, "accounts", MappingProxyType(dict(self.accounts)))
+
+    @property
+    def default_rules(self) -> AccountRules:
+        return AccountRules(self.daily_limit, self.timezone, self.window, self.min_spacing_s)
+
+    def rules_for(self, account: str) -> AccountRules:
+        """The account's own rules, or the defaults."""
+        rules = self.accounts.get(account)
+        return rules if rules is not None else self.default_rules

@@ -46,7 +46,7 @@ class JobTable:
         self.policy = policy
         self.rng = rng
         self.index = index if index is not None else {job.job_id: p for p, job in enumerate(jobs)}
-        self.claim_index = claim_index if claim_index is not None else ClaimIndex(jobs, policy.timezone)
+        self.claim_index = claim_index if claim_index is not None else ClaimIndex(jobs, policy)
         self.changed: set[int] = set()
         self.accounts_changed = False
 

@@ -31,6 +31,8 @@ class AccountState(StrEnum):
     BLOCKED = "blocked"
     COOLING = "cooling"
     DAILY_LIMIT = "daily limit"
+    WINDOW = "outside window"
+    SPACING = "spacing"
 
 
 _STATE_OF_REASON = {
@@ -38,6 +40,8 @@ _STATE_OF_REASON = {
     WaitReason.COOLDOWN: AccountState.COOLING,
     WaitReason.BUSY: AccountState.BUSY,
     WaitReason.DAILY_LIMIT: AccountState.DAILY_LIMIT,
+    WaitReason.WINDOW: AccountState.WINDOW,
+    WaitReason.SPACING: AccountState.SPACING,
 }
 
 
@@ -173,8 +177,8 @@ def build_accounts(snapshot: QueueSnapshot, now: datetime, policy: QueuePolicy) 
         out.append(
             AccountStatus(
                 account=account,
-                done_today=view.facts.successes_today,
-                daily_limit=policy.daily_limit,
+                done_today=view.facts.posts_today,
+                daily_limit=policy.rules_for(account).daily_limit,
                 waiting=view.waiting,
                 state=account_state(view),
                 why=why,
@@ -210,7 +214,15 @@ def build_claims(
     return tuple(sorted(claims, key=lambda c: -c.age_s))
 
 
-_HOLDING = frozenset({AccountState.BLOCKED, AccountState.COOLING, AccountState.DAILY_LIMIT})
+_HOLDING = frozenset(
+    {
+        AccountState.BLOCKED,
+        AccountState.COOLING,
+        AccountState.DAILY_LIMIT,
+        AccountState.WINDOW,
+        AccountState.SPACING,
+    }
+)
 
 
 def build_retries(snapshot: QueueSnapshot, accounts: tuple[AccountStatus, ...]) -> tuple[RetryStatus, ...]:

@@ -21,7 +21,6 @@ from jobqueue import (
     lease_expired,
     local_day,
     next_claim,
-    successes_on_day,
 )
 from jobqueue.claimindex import ClaimIndex
 from tests.jobqueue.conftest import T0
@@ -43,9 +42,7 @@ def claim_id(
     jobs: list[Job], accounts: AccountsState = NO_ACCOUNTS, prefer_account: str | None = None
 ) -> str | None:
     chosen = next_claim(jobs, accounts, T0, POLICY, prefer_account=prefer_account)
-    indexed = ClaimIndex(jobs, POLICY.timezone).next_claim(
-        jobs, accounts, T0, POLICY, prefer_account=prefer_account
-    )
+    indexed = ClaimIndex(jobs, POLICY).next_claim(jobs, accounts, T0, POLICY, prefer_account=prefer_account)
     assert chosen == indexed
     return None if chosen is None else chosen.job_id
 
@@ -115,7 +112,7 @@ def test_has_due_job_answers_for_one_account() -> None:
     jobs = [job("j1", "a"), job("j2", "b", JobStatus.RETRYING, retry_at=T0 + HOUR)]
     assert has_due_job(jobs, NO_ACCOUNTS, "a", T0, policy=POLICY)
     assert not has_due_job(jobs, NO_ACCOUNTS, "b", T0, policy=POLICY)
-    assert ClaimIndex(jobs, POLICY.timezone).has_due_job(jobs, NO_ACCOUNTS, "a", T0, policy=POLICY)
+    assert ClaimIndex(jobs, POLICY).has_due_job(jobs, NO_ACCOUNTS, "a", T0, policy=POLICY)
 
 
 def test_lease_expires_after_the_policy_lease() -> None:
@@ -162,7 +159,15 @@ account_states = st.builds(
 def eligible(candidate: Job, jobs: list[Job], accounts: AccountsState) -> bool:
     account = candidate.account
     busy = any(j.account == account and j.status is JobStatus.CLAIMED for j in jobs)
-    today = successes_on_day(jobs, T0, POLICY.timezone)[account]
+    # Posts count towards the daily limit: successes and review jobs (they may have been posted).
+    today = sum(
+        1
+        for j in jobs
+        if j.account == account
+        and j.status in (JobStatus.SUCCESS, JobStatus.REVIEW)
+        and j.completed_at is not None
+        and local_day(j.completed_at, POLICY.timezone) == local_day(T0, POLICY.timezone)
+    )
     return (
         is_due(candidate, T0)
         and not busy
@@ -175,7 +180,7 @@ def eligible(candidate: Job, jobs: list[Job], accounts: AccountsState) -> bool:
 @given(random_jobs, account_states, st.none() | st.sampled_from("abcd"))
 def test_claim_rule_properties(jobs: list[Job], accounts: AccountsState, prefer: str | None) -> None:
     chosen = next_claim(jobs, accounts, T0, POLICY, prefer_account=prefer)
-    index = ClaimIndex(jobs, POLICY.timezone)
+    index = ClaimIndex(jobs, POLICY)
     assert index.next_claim(jobs, accounts, T0, POLICY, prefer_account=prefer) == chosen
     if chosen is None:
         assert not any(eligible(j, jobs, accounts) for j in jobs)
@@ -194,16 +199,16 @@ def test_claim_rule_properties(jobs: list[Job], accounts: AccountsState, prefer:
 def test_index_updated_row_by_row_equals_a_fresh_one(
     jobs: list[Job], edits: list[tuple[int, JobStatus]]
 ) -> None:
-    index = ClaimIndex(jobs, POLICY.timezone)
+    index = ClaimIndex(jobs, POLICY)
     for position, status in edits:
         if position < len(jobs):
             new = replace(jobs[position], status=status, completed_at=T0, claimed_at=T0 - HOUR)
             index.replace(position, jobs[position], new)
             jobs[position] = new
     assert index.next_claim(jobs, NO_ACCOUNTS, T0, POLICY) == next_claim(jobs, NO_ACCOUNTS, T0, POLICY)
-    fresh = ClaimIndex(jobs, POLICY.timezone)
+    fresh = ClaimIndex(jobs, POLICY)
     assert +index.busy == +fresh.busy
-    assert +index.success_days == +fresh.success_days
+    assert +index.post_days == +fresh.post_days
     assert {a: p for a, p in index.candidates.items() if p} == {
         a: p for a, p in fresh.candidates.items() if p
     }

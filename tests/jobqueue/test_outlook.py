@@ -109,7 +109,7 @@ def test_outlook_says_due_now_exactly_when_a_claim_would_succeed(
     assert (out.due_now > 0) == (next_claim(jobs, accounts, T0, POLICY) is not None)
     claimable = {a for a in "abcd" if has_due_job(jobs, accounts, a, T0, policy=POLICY)}
     assert out.due_accounts == claimable
-    index = ClaimIndex(jobs, POLICY.timezone)
+    index = ClaimIndex(jobs, POLICY)
     assert {a for a in "abcd" if index.has_due_job(jobs, accounts, a, T0, policy=POLICY)} == claimable
     views = accounts_outlook(QueueSnapshot(tuple(jobs), accounts), T0, POLICY)
     assert {a for a, v in views.items() if v.gate.open and v.next_due_at == T0} == claimable
