@@ -21,7 +21,7 @@ from runtime.settings import (
     load_settings,
     settings_to_dict,
 )
-from worker.contract import MAX_WORKERS, PortBases, PortPlanError, WorkerPorts, fleet_plan
+from worker.contract import MAX_WORKERS, PortBases, PortPlanError, WorkerPorts, account_defaults, fleet_plan
 
 DEFAULT_CONFIG_NAME = "parallel-orchestrator.toml"
 
@@ -59,6 +59,7 @@ def validate(settings: Settings) -> None:
         raise ConfigError(f"[worker] ports: {exc}") from None
     if settings.orchestrator.progress_interval_s <= 0:
         raise ConfigError("[orchestrator] progress_interval_s: must be more than 0")
+    account_defaults(settings)  # [accounts] window and min_spacing parse
 
 
 def port_table(settings: Settings) -> list[WorkerPorts]:

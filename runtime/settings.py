@@ -32,15 +32,27 @@ class ConfigError(Exception):
 class PathsSettings:
     progress_file: Path = Path("parallel_progress.csv")
     state_file: Path = Path("scheduler_state.json")
-    accounts_file: Path = Path("accounts.txt")
+    accounts_file: Path = Path("accounts.csv")  # the accounts list; accounts.txt is read if it is absent
     logs_dir: Path = Path("logs")
     runtime_dir: Path = Path(".orchestrator")
 
 
 @dataclass(frozen=True)
-class QueueSettings:
-    daily_limit: int = 1
+class AccountsSection:
+    """Defaults for every account; a cell of the accounts list overrides them for its account."""
+
+    app: Literal["instagram", "tiktok"] = "instagram"
+    executor: Literal["appium", "geelark_task"] = "appium"
     timezone: str = ""  # IANA name; empty = the machine's local zone
+    window: str = ""  # posting window "HH:MM-HH:MM" (may cross midnight); empty = any time
+    daily_limit: int = 1  # posts per account per calendar day in its time zone
+    min_spacing: str = "0"  # at least this long between two posts of one account: "3h", "90m", "0"
+
+
+@dataclass(frozen=True)
+class QueueSettings:
+    daily_limit: int = 1  # deprecated: [accounts] daily_limit (read, with a warning)
+    timezone: str = ""  # deprecated: [accounts] timezone (read, with a warning)
     max_attempts: int = 3
     backoff_base_s: float = 300.0
     backoff_cap_s: float = 3600.0
@@ -103,6 +115,7 @@ class SimulateSection:
 @dataclass(frozen=True)
 class Settings:
     paths: PathsSettings = field(default_factory=PathsSettings)
+    accounts: AccountsSection = field(default_factory=AccountsSection)
     queue: QueueSettings = field(default_factory=QueueSettings)
     geelark: GeeLarkSection = field(default_factory=GeeLarkSection)
     worker: WorkerSection = field(default_factory=WorkerSection)
@@ -115,6 +128,11 @@ class LoadedSettings:
     settings: Settings
     sources: dict[str, Source]
     config_file: Path | None
+    warnings: tuple[str, ...] = ()  # deprecated keys read, and where their value went
+
+
+# Old keys still read: their value moves to the new key, and the operator is told.
+DEPRECATED = {"queue.daily_limit": "accounts.daily_limit", "queue.timezone": "accounts.timezone"}
 
 
 # Environment variables that set a setting (secrets are not settings: see SECRET_ENV).
@@ -224,18 +242,47 @@ def load_settings(
         if value is None:
             continue
         settings = _apply(settings, dotted, value, f"option for {dotted}", sources, "flag")
+    settings, warnings = _move_deprecated(settings, sources, str(config_file) if config_file else "settings")
     validate(settings, str(config_file) if config_file else "settings")
-    return LoadedSettings(settings, sources, config_file)
+    return LoadedSettings(settings, sources, config_file, tuple(warnings))
+
+
+def _move_deprecated(
+    settings: Settings, sources: dict[str, Source], where: str
+) -> tuple[Settings, list[str]]:
+    """Move each deprecated key that was set to its new home; refuse if both were set differently."""
+    warnings = []
+    for old, new in DEPRECATED.items():
+        if old not in sources:
+            continue
+        old_value, new_value = _get(settings, old), _get(settings, new)
+        if new in sources and new_value != old_value:
+            raise ConfigError(
+                f"{where}: [{old.replace('.', '] ')} = {old_value!r} and [{new.replace('.', '] ')} = "
+                f"{new_value!r} disagree; keep only [{new.replace('.', '] ')}"
+            )
+        if new not in sources:
+            settings = _apply(settings, new, old_value, where, sources, sources[old])
+        warnings.append(
+            f"{where}: [{old.replace('.', '] ')} is deprecated: its value {old_value!r} is now the default"
+            f" [{new.replace('.', '] ')} of every account (rename the key)"
+        )
+    return settings, warnings
+
+
+def _get(settings: Settings, dotted: str) -> object:
+    section, _, key = dotted.partition(".")
+    return getattr(getattr(settings, section), key)
 
 
 def validate(settings: Settings, where: str) -> None:
     """Cross-field checks that a single field's type cannot express."""
-    if settings.queue.timezone:
+    if settings.accounts.timezone:
         try:
-            ZoneInfo(settings.queue.timezone)
+            ZoneInfo(settings.accounts.timezone)
         except (ZoneInfoNotFoundError, ValueError):
             raise ConfigError(
-                f"{where}: [queue] timezone {settings.queue.timezone!r} is not a known IANA time zone "
+                f"{where}: [accounts] timezone {settings.accounts.timezone!r} is not a known IANA time zone "
                 "(examples: Europe/Berlin, America/New_York; leave empty for the machine's zone)"
             ) from None
     if settings.orchestrator.workers < 1:

@@ -18,6 +18,7 @@ from geelark.errors import ConfigError as GeeLarkConfigError
 from geelark.pause import stoppable_sleep
 from geelark.settings import GeeLarkSettings
 from jobqueue import CsvJobStore, JobStatus, JobStore
+from jobqueue.roster import RosterError
 from runtime.logs import register_secret, setup_process_logging
 from runtime.platform import ProcessRef, install_stop_handlers
 from runtime.ports import PortInUse, ensure_port_free
@@ -120,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = build_config(
             args.id, settings, env=os.environ, simulate=args.simulate, parent_pid=args.parent_pid
         )
-    except (ConfigError, PortPlanError, ValueError) as exc:
+    except (ConfigError, PortPlanError, RosterError, ValueError) as exc:
         print(f"worker {args.id}: {exc}", file=sys.stderr)
         return WorkerExit.CONFIG
     setup_process_logging(cfg.worker_log, f"W{cfg.worker_id}")

@@ -17,7 +17,7 @@ from jobqueue import QueuePolicy
 from runtime.platform import ProcessRef
 from runtime.settings import Settings
 from runtime.state import RunDir
-from worker.contract import PortBases, WorkerPorts, port_plan, queue_policy
+from worker.contract import PortBases, WorkerPorts, load_accounts, port_plan, queue_policy
 
 REAL_POLL_S = 2.0
 MIN_POLL_S = 0.05
@@ -88,7 +88,7 @@ def build_config(
         simulate=simulate,
         settings=settings,
         geelark=geelark,
-        policy=queue_policy(settings),
+        policy=queue_policy(settings, load_accounts(settings)),
         parent=parent,
         poll_s=max(MIN_POLL_S, REAL_POLL_S * scale),
         time_scale=scale,

@@ -6,10 +6,11 @@ the orchestrator imports).
   `8200 + 10N .. +9`, one MJPEG server port and one chromedriver port, each in its own band so no two
   workers and no two purposes collide (Appium's parallel-execution rules: unique systemPort,
   mjpegServerPort and chromedriverPort per session). Tests shift the whole plan with `offset`.
-- **The queue policy** a worker builds from the run's settings, the one the orchestrator judges the
-  queue with.
+- **The queue policy** a worker builds from the run's settings and the operator's accounts list,
+  the one the orchestrator judges the queue with.
 
-Nothing here touches a socket, a file or a process; probing ports is `runtime.ports`.
+Nothing here touches a socket or a process; the one file read is the accounts list
+(`load_accounts`); probing ports is `runtime.ports`.
 """
 
 from __future__ import annotations
@@ -17,10 +18,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
+from pathlib import Path
 from types import MappingProxyType
 
 from jobqueue import BackoffPolicy, QueuePolicy
-from runtime.settings import Settings
+from jobqueue.posting import AccountRules, PostingWindow, parse_spacing
+from jobqueue.roster import AccountDefaults, Roster, load_roster
+from runtime.settings import ConfigError, Settings
 
 
 class WorkerExit(IntEnum):
@@ -150,12 +154,45 @@ def check_collisions(plans: Iterable[WorkerPorts]) -> None:
             owner[port] = plan.worker_id
 
 
-def queue_policy(settings: Settings) -> QueuePolicy:
-    """The queue rules from the `[queue]` settings section: the one policy workers and orchestrator share."""
+def account_defaults(settings: Settings) -> AccountDefaults:
+    """What an empty cell of the accounts list means (`[accounts]`). Raises ConfigError."""
+    a = settings.accounts
+    try:
+        rules = AccountRules(
+            daily_limit=a.daily_limit,
+            timezone=a.timezone or None,
+            window=PostingWindow.parse(a.window) if a.window else None,
+            min_spacing_s=parse_spacing(a.min_spacing),
+        )
+    except ValueError as exc:
+        raise ConfigError(f"[accounts]: {exc}") from None
+    return AccountDefaults(app=a.app, executor=a.executor, rules=rules)
+
+
+def accounts_path(settings: Settings) -> Path:
+    """The accounts list: `[paths] accounts_file`, or the old `accounts.txt` beside it if only that
+    one exists (the default name changed)."""
+    path = settings.paths.accounts_file
+    legacy = path.with_name("accounts.txt")
+    return legacy if path.name == "accounts.csv" and not path.exists() and legacy.exists() else path
+
+
+def load_accounts(settings: Settings) -> Roster:
+    """The operator's accounts list (the one file read here). Raises RosterError or ConfigError."""
+    return load_roster(accounts_path(settings), account_defaults(settings))
+
+
+def queue_policy(settings: Settings, roster: Roster | None = None) -> QueuePolicy:
+    """The queue rules from `[queue]`, `[accounts]` and the accounts list: the one policy workers and
+    orchestrator share."""
     q = settings.queue
+    defaults = account_defaults(settings).rules
     return QueuePolicy(
-        daily_limit=q.daily_limit,
-        timezone=q.timezone or None,
+        daily_limit=defaults.daily_limit,
+        timezone=defaults.timezone,
+        window=defaults.window,
+        min_spacing_s=defaults.min_spacing_s,
+        accounts=roster.rules() if roster is not None else {},
         backoff=BackoffPolicy(
             base_s=q.backoff_base_s, factor=q.backoff_factor, cap_s=q.backoff_cap_s, jitter=q.backoff_jitter
         ),

@@ -12,6 +12,7 @@ from pathlib import Path
 import typer
 
 from jobqueue.errors import QueueError, UnknownJob
+from jobqueue.roster import RosterError
 from orchestrator.cli import console
 from orchestrator.config import load_config
 from orchestrator.errors import AlreadyRunning, OrchestratorError, PreflightFailed, SeedError
@@ -28,9 +29,15 @@ class CliState:
     overrides: dict[str, object] = field(default_factory=dict)
     json: bool = False
     all_phones: bool = False
+    warned: bool = False  # deprecation warnings of the config are said once per command
 
     def loaded(self) -> LoadedSettings:
-        return load_config(self.config, self.overrides, env=os.environ, cwd=Path.cwd())
+        loaded = load_config(self.config, self.overrides, env=os.environ, cwd=Path.cwd())
+        if not self.warned:
+            self.warned = True
+            for warning in loaded.warnings:
+                console.echo(f"WARNING: {warning}", err=True)
+        return loaded
 
     def settings(self) -> Settings:
         return self.loaded().settings
@@ -56,6 +63,8 @@ def errors_as_exit_codes() -> Iterator[None]:
         raise fail(f"Configuration error: {exc}", ExitCode.USAGE) from None
     except AlreadyRunning as exc:
         raise fail(str(exc), ExitCode.ALREADY_RUNNING) from None
+    except RosterError as exc:
+        raise fail(f"Accounts list: {exc}", ExitCode.USAGE) from None
     except UnknownJob as exc:
         raise fail(str(exc), ExitCode.USAGE) from None
     except QueueError as exc:

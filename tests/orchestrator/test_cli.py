@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from typer.testing import CliRunner
@@ -101,6 +101,33 @@ def test_status_json_without_a_run_matches_the_csv(workdir: Workdir, console: In
     assert status["total"] == 4 and status["counts"]["pending"] == 4
     assert status["run"]["active"] is False
     assert {a["account"] for a in status["accounts"]} == {"acct1", "acct2"}
+
+
+def test_status_says_per_account_when_the_next_post_is_allowed_and_why_not_now(
+    workdir: Workdir, console: InProcess
+) -> None:
+    workdir.seed(jobs=4, accounts=2)
+    opens = (datetime.now(UTC) + timedelta(hours=6)).replace(second=0, microsecond=0)
+    window = f"{opens:%H:%M}-{opens + timedelta(minutes=30):%H:%M}"
+    (workdir.path / "accounts.csv").write_text(
+        f"account,timezone,window,daily_limit,note\nacct1,,,,\nacct2,UTC,{window},2,night owl\n"
+    )
+    status = json.loads(console.cli("--status", "--json").stdout)
+    accounts = {a["account"]: a for a in status["accounts"]}
+    assert (accounts["acct1"]["waiting_for"], accounts["acct1"]["state"]) == (None, "ready")
+    assert (accounts["acct2"]["waiting_for"], accounts["acct2"]["state"]) == ("window", "outside window")
+    assert datetime.fromisoformat(accounts["acct2"]["next_allowed_at"]) == opens
+    assert accounts["acct2"]["daily_limit"] == 2
+
+
+def test_a_bad_accounts_list_is_refused_naming_line_and_column(workdir: Workdir, console: InProcess) -> None:
+    workdir.seed(jobs=1, accounts=1)
+    (workdir.path / "accounts.csv").write_text("account,window\nacct1,9-22\n")
+    result = console.cli("--status")
+    assert result.returncode == 2
+    assert (
+        "Accounts list: accounts.csv line 2, column window: '9-22' is not a posting window" in result.output
+    )
 
 
 def test_requeue_and_unblock_change_the_queue(workdir: Workdir, console: InProcess) -> None:

@@ -21,20 +21,42 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_file_env_and_flags_override_in_that_order_and_sources_are_kept(tmp_path: Path) -> None:
-    config = write(tmp_path, '[orchestrator]\nworkers = 5\n[queue]\ntimezone = "Europe/Berlin"\n')
+    config = write(tmp_path, '[orchestrator]\nworkers = 5\n[accounts]\ntimezone = "Europe/Berlin"\n')
     loaded = load_settings(
         config,
         overrides={"orchestrator.workers": 8},
         env={"GEELARK_BASE_URL": "http://127.0.0.1:9"},
     )
     assert loaded.settings.orchestrator.workers == 8
-    assert loaded.settings.queue.timezone == "Europe/Berlin"
+    assert loaded.settings.accounts.timezone == "Europe/Berlin"
     assert loaded.settings.geelark.base_url == "http://127.0.0.1:9"
     assert loaded.sources == {
         "orchestrator.workers": "flag",
-        "queue.timezone": "file",
+        "accounts.timezone": "file",
         "geelark.base_url": "env",
     }
+    assert loaded.warnings == ()
+
+
+def test_the_old_daily_limit_and_timezone_keys_move_to_accounts_with_a_warning(tmp_path: Path) -> None:
+    config = write(tmp_path, '[queue]\ndaily_limit = 4\ntimezone = "Europe/Berlin"\n')
+    loaded = load_settings(config)
+    assert (loaded.settings.accounts.daily_limit, loaded.settings.accounts.timezone) == (4, "Europe/Berlin")
+    assert loaded.sources["accounts.daily_limit"] == "file"
+    assert loaded.warnings == (
+        f"{config}: [queue] daily_limit is deprecated: its value 4 is now the default [accounts] daily_limit"
+        " of every account (rename the key)",
+        f"{config}: [queue] timezone is deprecated: its value 'Europe/Berlin' is now the default"
+        " [accounts] timezone of every account (rename the key)",
+    )
+
+
+def test_old_and_new_keys_that_disagree_are_refused(tmp_path: Path) -> None:
+    config = write(tmp_path, "[queue]\ndaily_limit = 4\n[accounts]\ndaily_limit = 2\n")
+    with pytest.raises(
+        ConfigError, match=r"\[queue\] daily_limit = 4 and \[accounts\] daily_limit = 2 disagree"
+    ):
+        load_settings(config)
 
 
 @pytest.mark.parametrize(
@@ -78,6 +100,8 @@ def test_the_shipped_example_config_states_exactly_the_defaults() -> None:
         f"{section}.{key}" for section, table in settings_to_dict(Settings()).items() for key in table
     }
     assert every_key - documented <= {
+        "queue.daily_limit",  # deprecated: [accounts] daily_limit
+        "queue.timezone",  # deprecated: [accounts] timezone
         "worker.flow_file",
         "simulate.enabled",
         "simulate.phones",
