@@ -9,8 +9,9 @@ from pathlib import Path
 from orchestrator.errors import PreflightFailed
 from orchestrator.run.context import RunObserver, StopSignals
 from orchestrator.run.fleet import Fleet, Spawner
-from orchestrator.run.runner import make_fleet, open_run, prepare, run_lock, supervise
+from orchestrator.run.runner import make_fleet, supervise
 from orchestrator.run.shutdown import RunResult, finish
+from orchestrator.run.startup import open_run, prepare, run_lock
 from orchestrator.views.report import RunEnd
 from runtime.settings import Settings
 

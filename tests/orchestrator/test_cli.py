@@ -146,3 +146,19 @@ def test_requeue_and_unblock_change_the_queue(workdir: Workdir, console: InProce
     assert "unblocked" in console.cli("unblock", claim.job.account).stdout
     assert claim.job.account not in workdir.snapshot().blocked
     assert console.cli("requeue", "no-such-job").returncode == 2
+
+
+def test_a_run_with_only_planned_posts_ends_and_says_when_the_next_is_allowed(workdir: Workdir) -> None:
+    workdir.seed(jobs=2, accounts=1)
+    opens = (datetime.now(UTC) + timedelta(hours=6)).replace(second=0, microsecond=0)
+    window = f"{opens:%H:%M}-{opens + timedelta(minutes=30):%H:%M}"
+    (workdir.path / "accounts.csv").write_text(f"account,timezone,window\nacct1,UTC,{window}\n")
+    result = workdir.cli("--run", "--simulate")
+    assert result.returncode == 0, result.stdout + result.stderr
+    said = result.stdout + result.stderr
+    assert "Nothing to do: no job of 2 is due or coming due today" in said
+    local = opens.astimezone()
+    assert f"The next post is allowed at {local:%Y-%m-%d %H:%M} (in " in said
+    assert f"; acct1: window {window}, spacing 0s, 1 a day). Run again then" in said
+    assert said.count("The next post is allowed") == 1
+    assert "or use --follow to keep waiting" in said

@@ -11,7 +11,7 @@ from geelark import errors as ge
 from orchestrator.run import cloud
 from orchestrator.run.cloud import OutageWatch, geelark_down
 from orchestrator.run.context import StopSignals
-from orchestrator.run.runner import open_run
+from orchestrator.run.startup import open_run
 from orchestrator.views.progress import format_duration
 from runtime.outage import OutageRecord
 from runtime.settings import load_settings

@@ -10,7 +10,7 @@ import pytest
 from geelark import Interrupted
 from orchestrator.adapters.geelark_api import client_settings
 from orchestrator.run.context import StopSignals
-from orchestrator.run.runner import open_run
+from orchestrator.run.startup import open_run
 from runtime.settings import Settings, load_settings
 
 

@@ -20,8 +20,9 @@ from orchestrator.run import runner
 from orchestrator.run.context import StopSignals
 from orchestrator.run.fleet import Fleet, WorkerProcess
 from orchestrator.run.preflight import check_ports, is_disk_full, low_disk
-from orchestrator.run.runner import open_run, supervise
+from orchestrator.run.runner import supervise
 from orchestrator.run.shutdown import finish
+from orchestrator.run.startup import open_run
 from orchestrator.run.stuck import WorkerWatch
 from orchestrator.run.supervision import RestartPolicy
 from orchestrator.views.report import RunEnd

@@ -1,0 +1,32 @@
+"""What the run says when it ends for a reason the operator must act on or wait for."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from jobqueue.outlook import Outlook
+from orchestrator.run.context import Run
+from orchestrator.views.progress import format_duration
+from orchestrator.views.report import RunEnd
+
+
+def say_next_allowed(run: Run, outlook: Outlook, now: datetime) -> None:
+    """At the end of a run that is not following: when the posting rules allow the next post."""
+    if outlook.next_allowed_at is None:
+        return
+    wait = format_duration((outlook.next_allowed_at - now).total_seconds())
+    gate = run.store.policy.rules_for(outlook.next_allowed_account)
+    run.say(
+        f"The next post is allowed at {outlook.next_allowed_at.astimezone():%Y-%m-%d %H:%M} (in {wait};"
+        f" {outlook.next_allowed_account}: window {gate.window or 'any time'}, spacing"
+        f" {format_duration(gate.min_spacing_s)}, {gate.daily_limit} a day). Run again then,"
+        " or use --follow to keep waiting"
+    )
+
+
+def disk_full(run: Run, why: str) -> RunEnd:
+    run.say(
+        f"DISK FULL: {why}. Stopping everything this run started; free some space, then run again"
+        " (the queue is kept and the next run recovers where this one stopped)."
+    )
+    return RunEnd.DISK_FULL
