@@ -114,6 +114,10 @@ class Simulator:
     def set_faults(self, faults: dict[str, Any]) -> None:
         requests.post(f"{self.url}/_sim/faults", json=faults, timeout=10).raise_for_status()
 
+    def outage(self, seconds: float) -> None:
+        """GeeLark's API drops every connection for `seconds` (the /_sim/ routes keep working)."""
+        requests.post(f"{self.url}/_sim/outage", json={"seconds": seconds}, timeout=10).raise_for_status()
+
     def stop(self) -> None:
         kill_tree(self.ref, grace_s=2.0)
         with contextlib.suppress(subprocess.TimeoutExpired):

@@ -17,7 +17,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 
@@ -41,6 +41,9 @@ class ChaosPlan:
     aim_every: int = 3  # every n-th worker kill waits (briefly) for a worker past its checkpoint
     run_timeout_s: float = 240.0
     drain_runs: int = 4
+    outage_segment: int = 1  # in this segment (0-based) GeeLark's API goes down for a while
+    outage_after_s: float = 3.0
+    outage_s: float = 8.0
     seed: int | None = None
 
 
@@ -95,7 +98,17 @@ class ChaosRecord:
     unblocked: Counter[str] = field(default_factory=Counter)
     leaked_servers: list[LeakedServer] = field(default_factory=list)
     left_in_folder: list[str] = field(default_factory=list)  # processes working in the run's folder
+    outages: list[Outage] = field(default_factory=list)
     duration_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class Outage:
+    """GeeLark's API was down from `start` to `end` (wall clock, UTC) during run `run_number`."""
+
+    start: datetime
+    end: datetime
+    run_number: int
 
 
 class Watcher(threading.Thread):
@@ -280,6 +293,13 @@ def is_dead(ref: ProcessRef) -> bool:
     return not ref.is_alive()
 
 
+def take_geelark_down(fleet: Fleet, plan: ChaosPlan, record: ChaosRecord) -> None:
+    assert fleet.simulator is not None
+    start = datetime.now(UTC)
+    fleet.simulator.outage(plan.outage_s)
+    record.outages.append(Outage(start, start + timedelta(seconds=plan.outage_s), len(fleet.runs)))
+
+
 def kills_per_segment(plan: ChaosPlan) -> list[int]:
     """The worker kills spread over the runs between orchestrator kills (and the Ctrl+C)."""
     segments = plan.orchestrator_kills + 1
@@ -296,7 +316,12 @@ def run_chaos(fleet: Fleet, plan: ChaosPlan, grace_s: float) -> ChaosRecord:
     try:
         for n, kills in enumerate(kills_per_segment(plan)):
             run = start_run(fleet)
+            if n == plan.outage_segment:
+                outage = threading.Timer(plan.outage_after_s, take_geelark_down, (fleet, plan, record))
+                outage.start()
             kill_workers(fleet, run, kills, plan, record, rng)
+            if n == plan.outage_segment:
+                outage.join()
             number = len(fleet.runs)
             if n < plan.orchestrator_kills:
                 assert sigkill(ProcessRef.of(run.pid) or ProcessRef(run.pid, 0.0)), "the run was gone"

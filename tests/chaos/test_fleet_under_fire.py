@@ -13,6 +13,7 @@ import sys
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,7 @@ GRACE_S = 8.0
 # The kill plan (gaps, victims) is drawn from this seed, printed with the figures; CHAOS_SEED=<n>
 # replays the same plan (process timing still varies from run to run).
 SEED = int(os.environ.get("CHAOS_SEED") or random.SystemRandom().randrange(2**32))
+GEELARK_TROUBLE = {"geelark_server", "rate_limited", "geelark_wait_timeout", "geelark_error", "upload_failed"}
 PLAN = ChaosPlan(worker_kills=30, orchestrator_kills=2, seed=SEED)
 
 
@@ -150,6 +152,10 @@ def figures(o: ChaosOutcome) -> list[str]:
         f"processes watched: {len(r.processes)}; leaked simdevice servers swept: {len(r.leaked_servers)}",
         f"queue journal: {o.journal.entries} entries, {o.journal.claims} claims of "
         f"{len(o.journal.claimed_jobs)} jobs",
+        *(
+            f"GeeLark outage: {(x.end - x.start).total_seconds():.0f}s during run {x.run_number}"
+            for x in r.outages
+        ),
     ]
 
 
@@ -304,6 +310,24 @@ def test_billed_phone_minutes_in_the_report_match_the_simulator(chaos: ChaosOutc
     assert billed > 0
     assert chaos.reports[-1]["billed_phone_minutes"] == pytest.approx(billed, abs=0.01)
     assert all(r["phones_left_running"] == [] for r in chaos.reports)
+
+
+def test_a_geelark_outage_was_waited_out_and_charged_no_job(chaos: ChaosOutcome) -> None:
+    (outage,) = chaos.record.outages
+    console = chaos.fleet.console(outage.run_number)
+    assert "GeeLark is unreachable since" in console and "No job or account is charged for it" in console
+    assert "GeeLark answers again" in console
+    # Once the outage is well under way, a job's outcome is never a GeeLark failure: workers give
+    # their claims back (no attempt, no infrastructure budget) and wait.
+    entries = read_journal(journal_path(chaos.fleet.path / "parallel_progress.csv"))
+    during = [
+        e
+        for e in entries
+        if outage.start + timedelta(seconds=1) <= datetime.fromisoformat(e["at"]) <= outage.end
+    ]
+    charged = [e for e in during if e.get("op") == "record" and e.get("error_type") in GEELARK_TROUBLE]
+    assert charged == []
+    assert any(e.get("op") == "release" for e in during), "no worker noticed the outage"
 
 
 def test_the_figures_are_printed(chaos: ChaosOutcome, pytestconfig: pytest.Config) -> None:
