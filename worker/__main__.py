@@ -98,6 +98,7 @@ def build_rig(cfg: WorkerConfig, status: WorkerStatus, stop: StopControl) -> Rig
             cfg.run_dir,
             cfg.worker_id,
             timeouts=timeouts,
+            now=cfg.now,
             check_stop=stop.check,
             in_use_elsewhere=lambda account: claimed_elsewhere(store, account, cfg.worker_id),
         ),

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from geelark.settings import GeeLarkSettings
 from jobqueue import QueuePolicy
+from runtime.clock import RunClock
 from runtime.platform import ProcessRef
 from runtime.settings import Settings
 from runtime.state import RunDir
@@ -36,6 +38,11 @@ class WorkerConfig:
     parent: ProcessRef | None
     poll_s: float  # GeeLark status/ADB/upload polling interval
     time_scale: float  # simulated seconds -> real seconds (1.0 for real phones)
+    clock: RunClock  # queue time: real, or a dry run's simulated clock
+
+    def now(self) -> datetime:
+        """The queue's "now" (claims, records, the phones ledger)."""
+        return self.clock.now()
 
     @property
     def logs_dir(self) -> Path:
@@ -92,4 +99,5 @@ def build_config(
         parent=parent,
         poll_s=max(MIN_POLL_S, REAL_POLL_S * scale),
         time_scale=scale,
+        clock=RunClock(settings.paths.runtime_dir),
     )

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -193,6 +192,6 @@ class JobAttempt:
         return remote
 
     def _checkpoint(self) -> None:
-        self.rig.store.checkpoint(self.claim, datetime.now(UTC))
+        self.rig.store.checkpoint(self.claim, self.rig.cfg.now())
         self.checkpointed = True
         log.info("checkpoint recorded: publishing now")

@@ -17,7 +17,6 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import TypeVar
 
 from jobqueue import Claim, CorruptProgressFile, FileBusy, JobStatus, LockTimeout, LostClaim, OutcomeKind
@@ -35,10 +34,6 @@ BUSY_RETRIES = 6
 OUTAGE_POLL_S = 1.0  # how often a waiting worker looks whether the orchestrator cleared the outage
 PROBE_FIRST_S, PROBE_CAP_S = 5.0, 120.0  # a worker on its own probes GeeLark itself
 T = TypeVar("T")
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
 
 
 class WorkerLoop:
@@ -104,7 +99,7 @@ class WorkerLoop:
         while True:
             try:
                 return rig.store.claim_next(
-                    rig.cfg.worker_id, self.pid, now_utc(), prefer_account=rig.phones.account
+                    rig.cfg.worker_id, self.pid, rig.cfg.now(), prefer_account=rig.phones.account
                 )
             except (FileBusy, LockTimeout) as exc:
                 log.warning("queue busy (%s); retrying in %.0f s", exc, BUSY_RETRY_S)
@@ -126,7 +121,9 @@ class WorkerLoop:
 
     def _process(self, claim: Claim) -> None:
         rig, job = self.rig, claim.job
-        rig.status.update(job_id=job.job_id, account=job.account, step="claimed", job_started_at=now_utc())
+        rig.status.update(
+            job_id=job.job_id, account=job.account, step="claimed", job_started_at=self.rig.cfg.now()
+        )
         with log_context(job=job.job_id, account=job.account):
             log.info("claimed job %s for account %s", job.job_id, job.account)
             try:
@@ -152,7 +149,7 @@ class WorkerLoop:
                 rig.status.update(phone_id=None)
 
     def _settle(self, claim: Claim, result: AttemptResult) -> None:
-        store, job, now = self.rig.store, claim.job, now_utc()
+        store, job, now = self.rig.store, claim.job, self.rig.cfg.now()
         outcome = result.outcome
         try:
             if result.lost_claim:
@@ -195,7 +192,7 @@ class WorkerLoop:
             rig.cfg.settings.worker.keep_phone_between_jobs
             and not _troubled(result)
             and not rig.stop.requested
-            and self._queue(lambda: rig.store.has_due_job(account, now_utc()))
+            and self._queue(lambda: rig.store.has_due_job(account, self.rig.cfg.now()))
         )
         if keep:
             log.info("keeping the phone of %s: another job is due", account)
