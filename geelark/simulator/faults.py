@@ -150,7 +150,8 @@ def _phone_faults(base: PhoneFaults, raw: Mapping[str, Any], where: str) -> Phon
     raw = dict(raw)
     if "scenarios" in raw and raw["scenarios"] is not None:
         raw["scenarios"] = _scenarios(raw["scenarios"], where)
-    return _build(PhoneFaults, base, raw, where)
+    faults: PhoneFaults = _build(PhoneFaults, base, raw, where)
+    return faults
 
 
 def _scenarios(raw: Mapping[str, Any], where: str) -> dict[str, float]:

@@ -87,7 +87,7 @@ class _CaseInsensitive(dict[str, str]):
     def __init__(self, headers: dict[str, str]) -> None:
         super().__init__({k.lower(): v for k, v in headers.items()})
 
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, key: str, default: Any = None) -> Any:
         return super().get(key.lower(), default)
 
 
@@ -149,7 +149,8 @@ class SimulatorServer:
     def state(self) -> dict[str, Any]:
         """What ``GET /_sim/state`` returns (a deep copy)."""
         with self.cloud.lock:
-            return json.loads(json.dumps(self.cloud.state()))
+            copy: dict[str, Any] = json.loads(json.dumps(self.cloud.state()))
+        return copy
 
     def set_faults(self, raw: dict[str, Any]) -> None:
         """Replace the fault configuration, like ``POST /_sim/faults``."""
