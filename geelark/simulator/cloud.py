@@ -72,7 +72,8 @@ class Cloud:
                 del self.scheduled_kills[phone_id]
                 phone = self.phones[phone_id]
                 if phone.is_up:
-                    phone.advance(at)
+                    for other in self.phones.values():
+                        other.advance(at)
                     self.taskbook.advance(at)
                     self.taskbook.phone_lost(phone_id, at)
                     phone.shut_down(at)
