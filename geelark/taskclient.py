@@ -19,6 +19,7 @@ from geelark.errors import (
     CreateAmbiguous,
     DuplicateTasks,
     GeeLarkError,
+    Interrupted,
     OutcomeUnknown,
     TaskNotFound,
     UnsupportedFile,
@@ -117,7 +118,8 @@ class TaskMethods:
         it), else created. After an ambiguous create it waits ``settle_s`` (default: the read
         timeout, so a slow create has landed) and looks again; if the task is still not there,
         or the look-up itself fails, CreateAmbiguous is raised and nothing is created twice.
-        DuplicateTasks if the name is already on more than one task."""
+        DuplicateTasks if the name is already on more than one task; Interrupted if the caller's
+        stop cuts the wait short (the task may exist: look it up by name before creating again)."""
         if look_first:
             found = self.find_task_by_name(post.name)
             if found is not None:
@@ -129,8 +131,8 @@ class TaskMethods:
             try:
                 self.sleep(self.settings.read_timeout_s if settle_s is None else settle_s)
                 found = self.find_task_by_name(post.name)
-            except DuplicateTasks:
-                raise
+            except (DuplicateTasks, Interrupted):
+                raise  # a stop during the wait: recovery looks the task up (this create is the context)
             except GeeLarkError as exc:
                 raise ambiguous from exc
             if found is None:

@@ -9,7 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from geelark import CreateAmbiguous, DuplicateTasks, GeeLarkClient, OutcomeUnknown, RequestTimeout, TikTokPost
+from geelark import (
+    CreateAmbiguous,
+    DuplicateTasks,
+    GeeLarkClient,
+    Interrupted,
+    OutcomeUnknown,
+    RequestTimeout,
+    TikTokPost,
+    stoppable_sleep,
+)
 from geelark.simulator import SimulatorServer
 from tests.geelark.conftest import FakeClock, client_settings
 
@@ -139,3 +148,16 @@ def test_two_tasks_with_one_name_are_reported_not_hidden(
     with pytest.raises(DuplicateTasks) as caught:
         gl.create_or_find_task(task_post)
     assert set(caught.value.task_ids) == ids and names(sim) == {"po:job-dup": 2}
+
+
+def test_a_stop_during_the_settle_wait_is_an_interruption_not_a_second_create(
+    make_sim: MakeSim, clock: FakeClock, tmp_path: Path
+) -> None:
+    sim = make_sim(real_clock=clock, faults={"api": {"drop": 1.0, "after_effect": 1.0, "paths": [CREATE]}})
+    stopping = stoppable_sleep(lambda: True, clock=clock, sleep=clock.sleep)
+    with GeeLarkClient(client_settings(sim.url), clock=clock, sleep=stopping) as gl:
+        task_post = stored_post(gl, tmp_path, "job-int", sim.phone_id("phone-01"))
+        with pytest.raises(Interrupted) as caught:
+            gl.create_or_find_task(task_post, look_first=False)
+    assert isinstance(caught.value.__context__, CreateAmbiguous)
+    assert names(sim) == {"po:job-int": 1} and sim.state()["calls"][CREATE] == 1
