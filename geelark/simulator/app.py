@@ -157,7 +157,7 @@ class App:
     def put_upload(self, path: str, body: bytes) -> Response:
         match = _UPLOAD.match(path)
         with self.cloud.lock:
-            if match is None or not self.cloud.accept_put(match["token"], len(body)):
+            if match is None or not self.cloud.storage.put(match["token"], len(body), self.cloud.now()):
                 return Response(403, b"", content_type="text/plain")
         return Response(200, b"", content_type="text/plain")
 

@@ -17,6 +17,7 @@ from geelark.simulator.config import SimClock, SimulatorConfig
 from geelark.simulator.faults import FaultConfig
 from geelark.simulator.phones import SimPhone
 from geelark.simulator.quota import Quotas, Refusal
+from geelark.simulator.storage import Storage
 from geelark.simulator.taskbook import TaskBook
 from geelark.status import Code, PhoneStatus, UploadStatus
 
@@ -45,8 +46,7 @@ class Cloud:
             self.phones[phone_id] = SimPhone(phone_id, name, f"SN{self.rng.randrange(10**9, 10**10)}")
             if name in config.expired:
                 self.phones[phone_id].status = PhoneStatus.EXPIRED
-        self.uploads: dict[str, int] = {}  # resource token -> bytes received (-1: no PUT yet)
-        self.upload_times: dict[str, float] = {}  # resource token -> when /upload/getUrl made it
+        self.storage = Storage(config.upload_url_ttl_s, config.storage_ttl_s)
         self.tasks: dict[str, UploadTask] = {}
         self.calls: Counter[str] = Counter()
         self.fault_counts: Counter[str] = Counter()
@@ -213,32 +213,15 @@ class Cloud:
     # -- uploads ----------------------------------------------------------------------------
     def new_upload(self, file_type: str) -> str:
         token = f"{self.rng.getrandbits(64):016x}.{file_type}"
-        self.uploads[token] = -1
-        self.upload_times[token] = self.now()
+        self.storage.new(token, self.now())
         return token
-
-    def accept_put(self, token: str, size: int) -> bool:
-        """Store a PUT to an upload URL; False for an unknown or expired (30 min) URL."""
-        made = self.upload_times.get(token)
-        if made is None or self.now() - made > self.config.upload_url_ttl_s:
-            return False
-        self.uploads[token] = size
-        return True
-
-    def resource_usable(self, url: str, at: float) -> bool:
-        """A resource URL whose bytes were PUT and which is under three days old at ``at``."""
-        token = url.rsplit("/", 1)[-1]
-        made = self.upload_times.get(token)
-        return (
-            self.uploads.get(token, -1) >= 0 and made is not None and at - made <= self.config.storage_ttl_s
-        )
 
     def upload_to_phone(self, phone_id: str, token: str) -> str:
         now = self.now()
         phone = self.phone(phone_id)
         if phone.status is not PhoneStatus.RUNNING:
             raise Refusal(Code.PHONE_NOT_RUNNING)
-        fails = self.uploads.get(token, -1) < 0 or self.chance(
+        fails = not self.storage.usable(token, now) or self.chance(
             "upload_fail", self.phone_faults(phone).upload_fail
         )
         task_id = str(self.rng.randrange(10**17, 10**18))

@@ -188,7 +188,7 @@ class TaskBook:
         faults = cloud.phone_faults(phone)
         if cloud.balance(at) <= 0:
             task.plan, task.plan_code = "fail", FailCode.BALANCE_LOW
-        elif not cloud.resource_usable(task.video, at):
+        elif not cloud.storage.usable(task.video, at):
             task.plan, task.plan_code = "fail", FailCode.DOWNLOAD_FAILED
         elif faults.task_fail_codes and cloud.chance("task_fail", faults.task_fail):
             task.plan, task.plan_code = "fail", int(cloud.rng.choice(faults.task_fail_codes))
