@@ -20,7 +20,7 @@ from geelark import (
     stoppable_sleep,
 )
 from geelark.simulator import SimulatorServer
-from tests.geelark.conftest import FakeClock, client_settings
+from tests.geelark.conftest import FakeClock, client_settings, stored_video_url
 
 MakeClient = Callable[..., GeeLarkClient]
 MakeSim = Callable[..., SimulatorServer]
@@ -32,9 +32,7 @@ def names(sim: SimulatorServer) -> Counter[str]:
 
 
 def stored_post(gl: GeeLarkClient, tmp_path: Path, job_id: str, phone_id: str) -> TikTokPost:
-    video = tmp_path / "v.mp4"
-    video.write_bytes(b"v")
-    return TikTokPost(job_id, phone_id, gl.upload_to_storage(video).resource_url)
+    return TikTokPost(job_id, phone_id, stored_video_url(gl, tmp_path))
 
 
 def test_a_slow_create_that_times_out_is_ambiguous_and_found_by_name(
@@ -106,9 +104,7 @@ def test_faults_at_every_rate_never_make_two_tasks_for_a_job(
     sim = make_sim(real_clock=clock, seed=7, faults=faults, task_credits=10_000)
     gl = make_client(sim, clock=clock, breaker_threshold=1000)
     phone_id = sim.phone_id("phone-01")
-    video = tmp_path / "v.mp4"
-    video.write_bytes(b"v")
-    url = gl.upload_to_storage(video).resource_url
+    url = stored_video_url(gl, tmp_path)
     ambiguous = 0
     for n in range(40):
         task_post = TikTokPost(f"job-{n}", phone_id, url, schedule_at=int(clock()) + 86400)

@@ -23,7 +23,7 @@ from geelark import (
 )
 from geelark.auth import bearer_headers
 from geelark.simulator import SimulatorServer
-from tests.geelark.conftest import TOKEN, FakeClock
+from tests.geelark.conftest import TOKEN, FakeClock, boot_phone, stored_video_url
 
 MakeClient = Callable[..., GeeLarkClient]
 MakeSim = Callable[..., SimulatorServer]
@@ -37,17 +37,8 @@ def rig(
     return sim, gl
 
 
-def boot(gl: GeeLarkClient, sim: SimulatorServer, name: str) -> str:
-    phone_id = sim.phone_id(name)
-    gl.start_phone(phone_id)
-    gl.wait_until_running(phone_id, timeout_s=300, poll_s=5)
-    return phone_id
-
-
 def post(gl: GeeLarkClient, tmp_path: Path, job_id: str, phone_id: str) -> TikTokPost:
-    video = tmp_path / "v.mp4"
-    video.write_bytes(b"v")
-    return TikTokPost(job_id, phone_id, gl.upload_to_storage(video).resource_url, description=job_id)
+    return TikTokPost(job_id, phone_id, stored_video_url(gl, tmp_path), description=job_id)
 
 
 def create_patiently(gl: GeeLarkClient, task_post: TikTokPost, attempts: int = 20) -> TaskRef:
@@ -86,7 +77,7 @@ def test_injected_failure_codes(
 ) -> None:
     faults = {"phones": {"phone-02": {"task_fail": 1.0, "task_fail_codes": [code]}}}
     sim, gl = rig(make_sim, make_client, clock, faults)
-    phone_id = boot(gl, sim, "phone-02")
+    phone_id = boot_phone(gl, sim, "phone-02")
     task_id = gl.create_task(post(gl, tmp_path, "job-f", phone_id))
     verdict = gl.task_verdict(gl.wait_for_task(task_id, timeout_s=3600))
     assert (verdict.outcome, verdict.code, verdict.task.status) == (outcome, code, TaskStatus.FAILED)
@@ -98,7 +89,7 @@ def test_completed_with_a_failed_step_is_review_and_posted_nothing(
     make_sim: MakeSim, make_client: MakeClient, clock: FakeClock, tmp_path: Path
 ) -> None:
     sim, gl = rig(make_sim, make_client, clock, {"phone": {"task_false_complete": 1.0}})
-    phone_id = boot(gl, sim, "phone-01")
+    phone_id = boot_phone(gl, sim, "phone-01")
     task = gl.wait_for_task(gl.create_task(post(gl, tmp_path, "job-fc", phone_id)), timeout_s=3600)
     assert task.status is TaskStatus.COMPLETED
     verdict = gl.task_verdict(task)
@@ -110,7 +101,7 @@ def test_a_task_stuck_waiting_times_out_and_can_be_cancelled(
     make_sim: MakeSim, make_client: MakeClient, clock: FakeClock, tmp_path: Path
 ) -> None:
     sim, gl = rig(make_sim, make_client, clock, {"phone": {"task_stuck": 1.0}})
-    phone_id = boot(gl, sim, "phone-01")
+    phone_id = boot_phone(gl, sim, "phone-01")
     task_id = gl.create_task(post(gl, tmp_path, "job-st", phone_id))
     with pytest.raises(WaitTimeout, match="WAITING"):
         gl.wait_for_task(task_id, timeout_s=6 * 3600, poll_s=30, max_poll_s=600)
@@ -123,7 +114,7 @@ def test_geelarks_own_retries_repost_which_is_why_the_client_sends_zero(
 ) -> None:
     faults = {"phone": {"task_fail": 1.0, "task_fail_codes": [20003]}}
     sim, gl = rig(make_sim, make_client, clock, faults)
-    phone_id = boot(gl, sim, "phone-01")
+    phone_id = boot_phone(gl, sim, "phone-01")
     ours = gl.create_task(post(gl, tmp_path, "job-ours", phone_id))
     gl.wait_for_task(ours, timeout_s=3600)
     body = post(gl, tmp_path, "job-default", phone_id).body(int(clock()))
@@ -154,14 +145,12 @@ def test_a_heavy_fault_mix_never_contradicts_the_publish_record(
         make_sim, make_client, clock, faults, read_timeout_s=0.8, breaker_threshold=1000, max_attempts=8
     )
     sim_state_phones = [p["serialName"] for p in sim.state()["phones"]]
-    phones = [boot(gl, sim, name) for name in sim_state_phones]
-    video = tmp_path / "v.mp4"
-    video.write_bytes(b"v")
-    stored = gl.upload_to_storage(video)
+    phones = [boot_phone(gl, sim, name) for name in sim_state_phones]
+    url = stored_video_url(gl, tmp_path)
     verdicts: dict[str, TaskOutcome] = {}
     for n in range(80):
         job_id = f"job-{n:03d}"
-        task_post = TikTokPost(job_id, phones[n % len(phones)], stored.resource_url)
+        task_post = TikTokPost(job_id, phones[n % len(phones)], url)
         ref = create_patiently(gl, task_post)
         try:
             task = gl.wait_for_task(ref.id, timeout_s=3 * 3600, poll_s=30, max_poll_s=600)

@@ -23,7 +23,7 @@ from geelark import (
     classify_create_error,
 )
 from geelark.simulator import SimulatorServer
-from tests.geelark.conftest import FakeClock
+from tests.geelark.conftest import FakeClock, boot_phone
 
 MakeClient = Callable[..., GeeLarkClient]
 MakeSim = Callable[..., SimulatorServer]
@@ -44,10 +44,7 @@ class Rig:
         self.sim, self.client, self.clock = sim, client, clock
 
     def boot(self, name: str = "phone-01") -> str:
-        phone_id = self.sim.phone_id(name)
-        self.client.start_phone(phone_id)
-        self.client.wait_until_running(phone_id, timeout_s=120, poll_s=5)
-        return phone_id
+        return boot_phone(self.client, self.sim, name)
 
     def tiktok(self, job_id: str, phone_id: str, stored: StoredFile, **extra: Any) -> str:
         post = TikTokPost(job_id, phone_id, stored.resource_url, description=f"caption of {job_id}", **extra)
