@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from geelark.simulator.quota import Refusal
 from geelark.simulator.tasklog import render, run_lines
-from geelark.status import Code, FailCode, PhoneStatus, TaskStatus, TaskType, fail_message_for
+from geelark.status import Code, FailCode, TaskStatus, TaskType, fail_message_for
 from geelark.tasks import job_id_from_task_name
 
 if TYPE_CHECKING:
@@ -107,9 +107,7 @@ class TaskBook:
     ) -> SimTask:
         cloud = self.cloud
         now = cloud.now()
-        phone = cloud.phone(phone_id)
-        if phone.status is PhoneStatus.EXPIRED:
-            raise Refusal(Code.PHONE_EXPIRED)
+        phone = cloud.phone(phone_id)  # the handler has checked it exists and has not expired
         faults = cloud.phone_faults(phone)
         task = SimTask(
             id=str(cloud.rng.randrange(10**17, 10**18)),
