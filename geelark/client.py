@@ -24,13 +24,13 @@ from geelark.models import (
     PhonePage,
     PhoneState,
     StartedPhone,
-    UploadUrl,
     Wallet,
     chunks,
 )
 from geelark.ratelimit import RateLimiter
 from geelark.settings import GeeLarkSettings
 from geelark.status import Code, PhoneStatus, UploadStatus
+from geelark.taskclient import TaskMethods
 from geelark.transport import Safety, Transport
 
 log = logging.getLogger("geelark.client")
@@ -39,11 +39,12 @@ STATUS_BATCH = 100
 START_STOP_BATCH = 100
 
 
-class GeeLarkClient:
-    """The GeeLark Open API. One ``requests.Session`` per client; use one client per process
-    (or per thread). ``clock``/``sleep`` are injectable so tests never wait for real. Clients
-    of one process share a budget if given the same ``limiter``; clients of many processes
-    share one through ``settings.rate_limit_dir``."""
+class GeeLarkClient(TaskMethods):
+    """The GeeLark Open API (storage and publishing tasks: :class:`TaskMethods`). One
+    ``requests.Session`` per client; use one client per process (or per thread).
+    ``clock``/``sleep`` are injectable so tests never wait for real. Clients of one process
+    share a budget if given the same ``limiter``; clients of many processes share one through
+    ``settings.rate_limit_dir``."""
 
     def __init__(
         self,
@@ -242,15 +243,7 @@ class GeeLarkClient:
                 raise WaitTimeout(f"ADB of phone {phone_id} not ready after {timeout_s:.0f}s")
             self.sleep(poll_s)
 
-    # -- uploads -----------------------------------------------------------------------------
-    def get_upload_url(self, file_type: str = "mp4") -> UploadUrl:
-        data = self.transport.call("/upload/getUrl", {"fileType": file_type}, Safety.READ) or {}
-        return UploadUrl(str(data["uploadUrl"]), str(data["resourceUrl"]))
-
-    def put_file(self, upload_url: str, path: Path) -> None:
-        """PUT the file's bytes to ``upload_url`` (no extra headers; idempotent, retried once)."""
-        self.transport.put_file(upload_url, path)
-
+    # -- uploads to a phone (storage: geelark.taskclient) ----------------------------------------
     def upload_file_to_phone(self, phone_id: str, file_url: str) -> str:
         """``/phone/uploadFile``; returns the task id. Not retried on ambiguity (OutcomeUnknown)."""
         data = self.transport.call(
@@ -265,13 +258,11 @@ class GeeLarkClient:
     def upload_video(
         self, phone_id: str, path: Path, *, timeout_s: float = 120.0, poll_s: float = 2.0
     ) -> str:
-        """The whole chain: get URL, PUT, upload to the phone, poll until done. Returns the task id;
-        raises UploadFailed (task failed) or WaitTimeout."""
-        if not path.is_file():
-            raise UploadFailed(f"no such file: {path.name}")
-        target = self.get_upload_url(path.suffix.lstrip(".").lower() or "mp4")
-        self.put_file(target.upload_url, path)
-        task_id = self.upload_file_to_phone(phone_id, target.resource_url)
+        """The whole chain: storage upload (getUrl + PUT), upload to the phone, poll until done.
+        Returns the task id; raises UnsupportedFile (before any request), UploadFailed (task
+        failed) or WaitTimeout."""
+        stored = self.upload_to_storage(path)
+        task_id = self.upload_file_to_phone(phone_id, stored.resource_url)
         deadline = self.clock() + timeout_s
         while True:
             status = self.upload_result(task_id)

@@ -9,13 +9,14 @@
     |   +-- HttpStatusError           non-200 answer, e.g. 502 / 524 (.status)
     |   +-- BadResponse               200 but not a JSON envelope
     +-- OutcomeUnknown                a state-changing call failed ambiguously; NOT retried
+    |   +-- CreateAmbiguous           a task create may have made a task: look it up by name
     +-- CircuitOpen                   the client refuses to call until .until (.reason)
     +-- ApiError                      envelope code != 0 (.code); subclasses below by meaning
     |   +-- RetryableApiError         40000 40017 47002 50000
     |   +-- RateLimited               40007 (wait for the next minute)
     |   +-- HourlyLockout             40014 (two-hour lock; opens the breaker)
     |   +-- AuthError                 40002 40003 40015 40016 (account/config)
-    |   +-- AccountError              40011 40013 41000 41001 (account/config)
+    |   +-- AccountError              40011 40013 41000 41001 42008 43004 43018 48004
     |   +-- InvalidRequest            40001 40004 40008 40012 (bug)
     |   +-- NotFound                  40005 42001
     |   +-- PhoneNotRunning           42002
@@ -25,6 +26,10 @@
     +-- WaitTimeout                   a poll (boot, ADB, upload) ran out of time
     +-- UploadFailed                  the upload task ended failed / unretrievable
     +-- Interrupted                   the caller's stop cut a wait short (see geelark.pause)
+    +-- UnsupportedFile               no such file, or a type GeeLark storage does not take (per item)
+    +-- InvalidPost                   a task's fields break GeeLark's documented limits (per item)
+    +-- TaskNotFound                  GeeLark does not know this task id
+    +-- DuplicateTasks                more than one task carries one job's name
 
 Messages carry codes, GeeLark's ``msg``, paths and trace ids; never credentials, ADB
 passwords or start URLs.
@@ -211,12 +216,17 @@ _BY_CODE: dict[int, type[ApiError]] = {
     Code.USER_NOT_FOUND: AccountError,
     Code.TASK_CREDITS_LOW: AccountError,
     Code.BALANCE_LOW: AccountError,
+    Code.TASK_APP_VERSION_INVALID: AccountError,
+    Code.PHONE_EXPIRED: AccountError,
+    Code.MONTHLY_NOT_BOUND: AccountError,
+    Code.TASK_APP_REQUIRED: AccountError,
     Code.BAD_BODY: InvalidRequest,
     Code.INVALID_PARAMS: InvalidRequest,
     Code.BAD_PAGING: InvalidRequest,
     Code.DEPRECATED: InvalidRequest,
     Code.NOT_EXIST: NotFound,
     Code.PHONE_NOT_FOUND: NotFound,
+    Code.TASK_NOT_FOUND: NotFound,
     Code.PHONE_NOT_RUNNING: PhoneNotRunning,
     Code.PARTIAL_SUCCESS: BatchFailed,
     Code.BATCH_FAILED: BatchFailed,
@@ -260,3 +270,56 @@ class Interrupted(GeeLarkError):
     Raised only between requests, never while one is in flight: what the last request did is what
     the error before the wait said. Not retryable: the caller asked to stop.
     """
+
+
+class CreateAmbiguous(OutcomeUnknown):
+    """A task create failed after it was sent (timeout, dropped connection, 5xx, 50000): GeeLark
+    may or may not have made the task. Never create again before looking the task up by
+    ``task_name`` (``GeeLarkClient.find_task_by_name``); a second create could post twice."""
+
+    def __init__(self, *, task_name: str, job_id: str, phone_id: str, cause: GeeLarkError) -> None:
+        super().__init__(
+            f"creating task {task_name!r} on phone {phone_id} may or may not have worked ({cause})",
+            cause=cause,
+        )
+        self.task_name = task_name
+        self.job_id = job_id
+        self.phone_id = phone_id
+
+
+class UnsupportedFile(GeeLarkError):
+    """The file is missing or its extension is not one GeeLark storage accepts (nothing was sent)."""
+
+    per_item = True
+
+    def __init__(self, name: str, problem: str) -> None:
+        super().__init__(f"cannot upload {name!r} to GeeLark storage: {problem}")
+        self.name = name
+
+
+class InvalidPost(GeeLarkError):
+    """A publishing task's fields break GeeLark's documented limits (nothing was sent)."""
+
+    per_item = True
+
+    def __init__(self, job_id: str, problem: str) -> None:
+        super().__init__(f"job {job_id}: {problem}")
+        self.job_id = job_id
+
+
+class TaskNotFound(GeeLarkError):
+    """``/task/query`` did not return this task id (unknown, or older than GeeLark keeps)."""
+
+    def __init__(self, task_id: str) -> None:
+        super().__init__(f"GeeLark knows no task {task_id}")
+        self.task_id = task_id
+
+
+class DuplicateTasks(GeeLarkError):
+    """Several tasks carry one job's name: the job may have been posted more than once, a human
+    must look (``task_ids`` lists them)."""
+
+    def __init__(self, task_name: str, task_ids: tuple[str, ...]) -> None:
+        super().__init__(f"{len(task_ids)} GeeLark tasks are named {task_name!r}: {', '.join(task_ids)}")
+        self.task_name = task_name
+        self.task_ids = task_ids

@@ -51,6 +51,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--boot-time", type=float, default=30.0, help="simulated seconds a boot takes")
     p.add_argument("--balance", type=float, default=100.0)
     p.add_argument("--rate-limit", type=int, default=200, help="requests per endpoint per simulated minute")
+    p.add_argument("--task-credits", type=int, default=10_000, help="publishing tasks the account may create")
+    p.add_argument("--task-time", type=float, default=120.0, help="simulated seconds one task run takes")
     p.add_argument("--log-level", default="WARNING")
     p.add_argument(
         "--parent-pid", type=int, help="exit when this process is gone (nothing runs unsupervised)"
@@ -99,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
             boot_time_s=args.boot_time,
             balance=args.balance,
             rate_limit_per_minute=args.rate_limit,
+            task_credits=args.task_credits,
+            task_time_s=args.task_time,
         )
     except (OSError, ValueError) as exc:
         print(f"geelark.simulator: {exc}", file=sys.stderr)

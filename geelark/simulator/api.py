@@ -12,12 +12,11 @@ from typing import Any
 
 from geelark.simulator.cloud import Cloud
 from geelark.simulator.quota import Refusal
+from geelark.simulator.taskapi import TASK_HANDLERS
 from geelark.status import Code
+from geelark.tasks import UPLOAD_FILE_TYPES
 
 Handler = Callable[[Cloud, dict[str, Any], str], Any]
-FILE_TYPES = frozenset(
-    {"jpg", "jpeg", "png", "gif", "bmp", "webp", "heif", "heic", "mp4", "webm", "xml", "apk", "xapk"}
-)
 
 
 def _ids(body: dict[str, Any], limit: int, *, required: bool = True) -> list[str]:
@@ -98,7 +97,7 @@ def adb_get_data(cloud: Cloud, body: dict[str, Any], base_url: str) -> Any:
 
 def upload_get_url(cloud: Cloud, body: dict[str, Any], base_url: str) -> Any:
     file_type = str(body.get("fileType", "")).lower()
-    if file_type not in FILE_TYPES:
+    if file_type not in UPLOAD_FILE_TYPES:
         raise Refusal(Code.INVALID_PARAMS, "unsupported fileType")
     token = cloud.new_upload(file_type)
     return {"uploadUrl": f"{base_url}/_upload/{token}", "resourceUrl": f"{base_url}/_resource/{token}"}
@@ -137,4 +136,5 @@ HANDLERS: dict[str, Handler] = {
     "/open/v1/phone/uploadFile/result": phone_upload_result,
     "/open/v1/pay/wallet": pay_wallet,
     "/open/v1/auth/status": auth_status,
+    **TASK_HANDLERS,
 }

@@ -22,6 +22,7 @@ from geelark.simulator.api import HANDLERS
 from geelark.simulator.cloud import Cloud
 from geelark.simulator.faults import parse_faults
 from geelark.simulator.quota import Refusal
+from geelark.simulator.taskapi import Delayed
 from geelark.status import Code, message_for
 
 log = logging.getLogger(__name__)
@@ -138,6 +139,9 @@ class App:
                 data = handler(self.cloud, body, self.base_url)
         except Refusal as refusal:
             return envelope(reply_trace, refusal.code, refusal.data, msg=refusal.msg)
+        if isinstance(data, Delayed):
+            answer = envelope(reply_trace, Code.OK, data.data)
+            return Response(answer.status, answer.body, answer.content_type, delay_s=data.delay_s)
         return envelope(reply_trace, Code.OK, data)
 
     @staticmethod
@@ -153,9 +157,8 @@ class App:
     def put_upload(self, path: str, body: bytes) -> Response:
         match = _UPLOAD.match(path)
         with self.cloud.lock:
-            if match is None or match["token"] not in self.cloud.uploads:
+            if match is None or not self.cloud.storage.put(match["token"], len(body), self.cloud.now()):
                 return Response(403, b"", content_type="text/plain")
-            self.cloud.uploads[match["token"]] = len(body)
         return Response(200, b"", content_type="text/plain")
 
     # -- /_sim/ --------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The simulated GeeLark account: phones, uploads, billing, quotas, fault dice and counters.
+"""The simulated GeeLark account: phones, uploads, tasks, billing, quotas, fault dice and counters.
 
 All state sits behind one lock; every public method takes it, advances the phones to the
 current simulated time and then acts. Methods raise :class:`Refusal` for envelope errors.
@@ -17,6 +17,8 @@ from geelark.simulator.config import SimClock, SimulatorConfig
 from geelark.simulator.faults import FaultConfig
 from geelark.simulator.phones import SimPhone
 from geelark.simulator.quota import Quotas, Refusal
+from geelark.simulator.storage import Storage
+from geelark.simulator.taskbook import TaskBook
 from geelark.status import Code, PhoneStatus, UploadStatus
 
 
@@ -44,7 +46,7 @@ class Cloud:
             self.phones[phone_id] = SimPhone(phone_id, name, f"SN{self.rng.randrange(10**9, 10**10)}")
             if name in config.expired:
                 self.phones[phone_id].status = PhoneStatus.EXPIRED
-        self.uploads: dict[str, int] = {}  # resource token -> bytes received
+        self.storage = Storage(config.upload_url_ttl_s, config.storage_ttl_s)
         self.tasks: dict[str, UploadTask] = {}
         self.calls: Counter[str] = Counter()
         self.fault_counts: Counter[str] = Counter()
@@ -59,21 +61,26 @@ class Cloud:
         self.bursts: Counter[str] = Counter()
         self.scheduled_kills: dict[str, float] = {}
         self._next_port = config.adb_port_base
+        self.taskbook = TaskBook(self)
 
     # -- time and bookkeeping ------------------------------------------------------------
     def now(self) -> float:
         """Simulated now, after applying every due transition."""
         now = self.clock.now()
-        for phone_id, at in list(self.scheduled_kills.items()):
+        for phone_id, at in sorted(self.scheduled_kills.items(), key=lambda kill: kill[1]):
             if now >= at:
                 del self.scheduled_kills[phone_id]
                 phone = self.phones[phone_id]
                 if phone.is_up:
-                    phone.advance(at)
+                    for other in self.phones.values():
+                        other.advance(at)
+                    self.taskbook.advance(at)
+                    self.taskbook.phone_lost(phone_id, at)
                     phone.shut_down(at)
                     self.fault_counts["phone_stopped"] += 1
         for phone in self.phones.values():
             phone.advance(now)
+        self.taskbook.advance(now)
         return now
 
     def chance(self, kind: str, probability: float) -> bool:
@@ -153,6 +160,8 @@ class Cloud:
     def stop(self, phone_id: str) -> dict[str, Any]:
         now = self.now()
         phone = self.phone(phone_id)
+        if phone.running_task:
+            raise Refusal(Code.PHONE_BUSY_TASK)
         if phone.is_up:
             phone.request_stop(now, self.config.shutdown_delay_s)
             phone.advance(now)
@@ -163,6 +172,7 @@ class Cloud:
         now = self.now()
         phone = self.phones[phone_id]
         if phone.is_up:
+            self.taskbook.phone_lost(phone_id, now)
             phone.shut_down(now)
             self.fault_counts["phone_killed"] += 1
 
@@ -203,7 +213,7 @@ class Cloud:
     # -- uploads ----------------------------------------------------------------------------
     def new_upload(self, file_type: str) -> str:
         token = f"{self.rng.getrandbits(64):016x}.{file_type}"
-        self.uploads[token] = -1
+        self.storage.new(token, self.now())
         return token
 
     def upload_to_phone(self, phone_id: str, token: str) -> str:
@@ -211,7 +221,7 @@ class Cloud:
         phone = self.phone(phone_id)
         if phone.status is not PhoneStatus.RUNNING:
             raise Refusal(Code.PHONE_NOT_RUNNING)
-        fails = self.uploads.get(token, -1) < 0 or self.chance(
+        fails = not self.storage.usable(token, now) or self.chance(
             "upload_fail", self.phone_faults(phone).upload_fail
         )
         task_id = str(self.rng.randrange(10**17, 10**18))
@@ -254,16 +264,37 @@ class Cloud:
         return {"scenario": scenario, "postDelayS": self.clock.real_seconds(delay)}
 
     def publish(self, phone_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """A post made through the app on a simulated device (the Appium executor)."""
         self.now()
-        phone = self.phones[phone_id]
+        return self.record_publish(
+            self.phones[phone_id],
+            video=str(body.get("video", "")),
+            caption=str(body.get("caption", "")),
+            job_tag=str(body.get("jobTag", "")),
+        )
+
+    def record_publish(
+        self,
+        phone: SimPhone,
+        *,
+        video: str,
+        caption: str,
+        job_tag: str,
+        at: float | None = None,
+        task_id: str = "",
+    ) -> dict[str, Any]:
+        """Append one post to the publish record (``at``: simulated time, default now)."""
+        when = datetime.now(UTC) if at is None else datetime.fromtimestamp(self.clock.real_seconds(at), UTC)
         record = {
             "phoneId": phone.id,
             "serialName": phone.serial_name,
-            "video": str(body.get("video", "")),
-            "caption": str(body.get("caption", "")),
-            "jobTag": str(body.get("jobTag", "")),
-            "at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "video": video,
+            "caption": caption,
+            "jobTag": job_tag,
+            "at": when.isoformat(timespec="milliseconds"),
         }
+        if task_id:
+            record["taskId"] = task_id
         self.publishes.append(record)
         return record
 
@@ -286,4 +317,6 @@ class Cloud:
             "balance": self.balance(now),
             "simTime": now,
             "lockedUntil": self.quotas.locked_until,
+            "tasks": self.taskbook.state(),
+            "taskCredits": self.taskbook.credits,
         }

@@ -43,6 +43,11 @@ class SimulatorConfig:
     adb_delay_s: float = 3.0
     upload_time_s: float = 4.0
     upload_result_ttl_s: float = 3600.0
+    upload_url_ttl_s: float = 30 * 60.0  # the PUT target of /upload/getUrl
+    storage_ttl_s: float = 3 * 24 * 3600.0  # a resource URL stops working after three days
+    task_time_s: float = 120.0  # one run of a publishing task
+    task_credits: int = 10_000  # one per task created; 41000 when they run out
+    task_log_page: int = 50  # log lines per /task/detail page
     balance: float = 100.0
     price_per_minute: float = 0.01
     rate_limit_per_minute: int = 200
@@ -74,3 +79,7 @@ class SimClock:
 
     def real_seconds(self, sim_seconds: float) -> float:
         return sim_seconds * self.time_scale
+
+    def sim_seconds(self, real_seconds: float) -> float:
+        """The simulated time of a wall-clock instant (e.g. a task's ``scheduleAt``)."""
+        return real_seconds / self.time_scale

@@ -5,7 +5,8 @@ JSON overrides, the same schema for ``--faults <file>`` and ``POST /_sim/faults`
 
     {"preset": "none",
      "api": {"http_502": 0.01, "slow": 0.02, "slow_s": 3, "paths": ["/open/v1/phone/status"]},
-     "phone": {"start_fail": 0.05, "start_fail_codes": [47002, 43020]},
+     "phone": {"start_fail": 0.05, "start_fail_codes": [47002, 43020],
+               "task_fail": 0.05, "task_fail_codes": [20116, 20003], "task_slow_create": 0.01},
      "phones": {"phone-02": {"adb_never_ready": 1.0}},
      "scenarios": {"ok": 0.9, "captcha": 0.1},
      "post_delay_s": 5, "slow_post_delay_s": 90}
@@ -21,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from geelark.status import Code
+from geelark.status import Code, FailCode
 
 SCENARIOS = (
     "ok",
@@ -63,7 +64,14 @@ class ApiFaults:
 @dataclass(frozen=True)
 class PhoneFaults:
     """Per-phone faults. phone_stopped: chance, per app session, that the phone is stopped
-    underneath the job between ``stopped_after_s`` (simulated seconds) after the session began."""
+    underneath the job between ``stopped_after_s`` (simulated seconds) after the session began.
+
+    Publishing tasks on the phone: task_fail (per run) ends it FAILED with a code drawn from
+    task_fail_codes; task_false_complete reports COMPLETED with a failed Next/Post/Share step in
+    the log and posts nothing; task_stuck (per task) keeps it WAITING for ever; task_slow_create
+    (per create) makes the task and then answers ``api.slow_s`` real seconds late, so a client
+    with a shorter read timeout sees an ambiguous create.
+    """
 
     start_fail: float = 0.0
     start_fail_codes: tuple[int, ...] = (
@@ -76,6 +84,21 @@ class PhoneFaults:
     phone_stopped: float = 0.0
     stopped_after_s: tuple[float, float] = (5.0, 60.0)
     upload_fail: float = 0.0
+    task_fail: float = 0.0
+    task_fail_codes: tuple[int, ...] = (
+        FailCode.NO_NETWORK,
+        FailCode.DEVICE_OFFLINE,
+        FailCode.UPLOAD_FAILED,
+        FailCode.UPLOAD_TIMEOUT,
+        FailCode.EXECUTION_TIMEOUT,
+        FailCode.SAVED_TO_DRAFTS,
+        FailCode.NOT_LOGGED_IN,
+        FailCode.ACCOUNT_BLOCKED,
+        FailCode.UNKNOWN,
+    )
+    task_false_complete: float = 0.0
+    task_stuck: float = 0.0
+    task_slow_create: float = 0.0
     scenarios: Mapping[str, float] | None = None  # None: use FaultConfig.scenarios
 
 
@@ -116,7 +139,17 @@ REALISTIC = FaultConfig(
         burst=3,
     ),
     phone=PhoneFaults(
-        start_fail=0.03, stuck_starting=0.02, adb_never_ready=0.06, phone_stopped=0.02, upload_fail=0.01
+        start_fail=0.03,
+        stuck_starting=0.02,
+        adb_never_ready=0.06,
+        phone_stopped=0.02,
+        upload_fail=0.01,
+        # Publishing tasks: no public failure rates exist; these give every path a few hits per
+        # thousand tasks (a failure code drawn evenly from task_fail_codes, i.e. ~1 % account).
+        task_fail=0.05,
+        task_false_complete=0.02,
+        task_stuck=0.01,
+        task_slow_create=0.01,
     ),
     scenarios={
         "ok": 0.58,
@@ -150,7 +183,8 @@ def _phone_faults(base: PhoneFaults, raw: Mapping[str, Any], where: str) -> Phon
     raw = dict(raw)
     if "scenarios" in raw and raw["scenarios"] is not None:
         raw["scenarios"] = _scenarios(raw["scenarios"], where)
-    return _build(PhoneFaults, base, raw, where)
+    faults: PhoneFaults = _build(PhoneFaults, base, raw, where)
+    return faults
 
 
 def _scenarios(raw: Mapping[str, Any], where: str) -> dict[str, float]:

@@ -34,6 +34,7 @@ class SimPhone:
     adb_pwd: str = ""
     live_token: str = ""
     files: list[str] = field(default_factory=list)
+    running_task: str = ""  # id of the publishing task running on it (blocks /phone/stop: 43005)
 
     def advance(self, now: float) -> None:
         """Apply every transition that is due at ``now``."""
@@ -102,6 +103,7 @@ class SimPhone:
             "billedMinutes": self.billed_minutes(now),
             "boots": self.boots,
             "stopping": self.stop_done_at is not None,
+            "task": self.running_task or None,
         }
 
     def to_list_item(self) -> dict[str, Any]:
@@ -126,7 +128,7 @@ class SimPhone:
             "chargeMode": 0,
             "hasBind": False,
             "monthlyExpire": 0,
-            "rpaStatus": 0,
+            "rpaStatus": 1 if self.running_task else 0,
         }
 
 

@@ -67,11 +67,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             access_log.debug("%s %s dropped", method, _loggable(self.path))
             return
-        self.send_response(response.status)
-        self.send_header("Content-Type", response.content_type)
-        self.send_header("Content-Length", str(len(response.body)))
-        self.end_headers()
-        self.wfile.write(response.body)
+        try:
+            self.send_response(response.status)
+            self.send_header("Content-Type", response.content_type)
+            self.send_header("Content-Length", str(len(response.body)))
+            self.end_headers()
+            self.wfile.write(response.body)
+        except (BrokenPipeError, ConnectionResetError):
+            # A client that gave up on a late answer (a slow fault) has closed its end.
+            self.close_connection = True
+            access_log.debug("%s %s: client gone before the answer", method, _loggable(self.path))
+            return
         access_log.debug(
             "%s %s -> %s %.0fms",
             method,
@@ -167,7 +173,8 @@ class SimulatorServer:
     def state(self) -> dict[str, Any]:
         """What ``GET /_sim/state`` returns (a deep copy)."""
         with self.cloud.lock:
-            return json.loads(json.dumps(self.cloud.state()))
+            copy: dict[str, Any] = json.loads(json.dumps(self.cloud.state()))
+        return copy
 
     def set_faults(self, raw: dict[str, Any]) -> None:
         """Replace the fault configuration, like ``POST /_sim/faults``."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -112,3 +113,18 @@ def sim_get(sim: SimulatorServer, path: str) -> requests.Response:
 
 def sim_post(sim: SimulatorServer, path: str, body: Any = None) -> requests.Response:
     return requests.post(sim.url + path, json=body if body is not None else {}, timeout=5)
+
+
+def boot_phone(client: GeeLarkClient, sim: SimulatorServer, name: str = "phone-01") -> str:
+    """Start the phone called ``name`` and wait until it runs; returns its id."""
+    phone_id = sim.phone_id(name)
+    client.start_phone(phone_id)
+    client.wait_until_running(phone_id, timeout_s=300, poll_s=5)
+    return phone_id
+
+
+def stored_video_url(client: GeeLarkClient, folder: Path) -> str:
+    """A small video put into the simulator's storage; its resource URL."""
+    video = folder / "stored.mp4"
+    video.write_bytes(b"\x00" * 64)
+    return client.upload_to_storage(video).resource_url

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+import requests
 
 from geelark import GeeLarkClient, GeeLarkSettings
 from geelark.cli import main
@@ -84,6 +85,8 @@ def test_simulator_cli_writes_ready_file_serves_and_stops(tmp_path: Path) -> Non
         "0.01",
         "--seed",
         "1",
+        "--task-credits",
+        "3",
     ]
     proc = subprocess.Popen(
         cmd, env={**os.environ, "PYTHONPATH": str(ROOT)}, stderr=subprocess.PIPE, text=True
@@ -94,6 +97,8 @@ def test_simulator_cli_writes_ready_file_serves_and_stops(tmp_path: Path) -> Non
         settings = GeeLarkSettings(base_url=f"http://127.0.0.1:{info['port']}", token="cli-token")
         with GeeLarkClient(settings) as client:
             assert [p.serial_name for p in client.iter_phones()] == ["alice", "bob"]
+        state = requests.get(f"http://127.0.0.1:{info['port']}/_sim/state", timeout=5).json()
+        assert (state["taskCredits"], state["tasks"]) == (3, [])
         proc.terminate()
         proc.wait(timeout=15)
         assert not ready.exists()
