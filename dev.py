@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 APPIUM_HOME = ROOT / "tools" / "appium"
-STRICT = ("-p", "jobqueue", "-p", "runtime")  # packages held to mypy --strict
+STRICT = ("-p", "jobqueue", "-p", "runtime", "-p", "geelark")  # packages held to mypy --strict
 
 
 def venv_python() -> Path:

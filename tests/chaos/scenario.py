@@ -293,6 +293,10 @@ def is_dead(ref: ProcessRef) -> bool:
     return not ref.is_alive()
 
 
+def resumed(fleet: Fleet, run_number: int) -> bool:
+    return "GeeLark answers again" in fleet.console(run_number)
+
+
 def take_geelark_down(fleet: Fleet, plan: ChaosPlan, record: ChaosRecord) -> None:
     assert fleet.simulator is not None
     start = datetime.now(UTC)
@@ -321,7 +325,8 @@ def run_chaos(fleet: Fleet, plan: ChaosPlan, grace_s: float) -> ChaosRecord:
                 outage.start()
             kill_workers(fleet, run, kills, plan, record, rng)
             if n == plan.outage_segment:
-                outage.join()
+                outage.join()  # the run must live through the whole outage and see GeeLark come back
+                wait_for(partial(resumed, fleet, len(fleet.runs)), 60, "the run to resume after the outage")
             number = len(fleet.runs)
             if n < plan.orchestrator_kills:
                 assert sigkill(ProcessRef.of(run.pid) or ProcessRef(run.pid, 0.0)), "the run was gone"

@@ -327,7 +327,6 @@ def test_a_geelark_outage_was_waited_out_and_charged_no_job(chaos: ChaosOutcome)
     ]
     charged = [e for e in during if e.get("op") == "record" and e.get("error_type") in GEELARK_TROUBLE]
     assert charged == []
-    assert any(e.get("op") == "release" for e in during), "no worker noticed the outage"
 
 
 def test_the_figures_are_printed(chaos: ChaosOutcome, pytestconfig: pytest.Config) -> None:
