@@ -107,7 +107,8 @@ class OrchestratorSection:
 class SimulateSection:
     enabled: bool = False
     time_scale: float = 0.02
-    faults: str = "realistic"
+    faults: str = "none"  # a dry run answers "does my folder work?"; "realistic" or "demo" add trouble
+    clock: Literal["real", "simulated"] = "real"  # queue times: a dry run's run on a simulated clock
     seed: int = 0
     phones: str = ""  # comma-separated names; empty = one phone per account of the run
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from orchestrator.adapters.queue_store import open_store
 from orchestrator.cli import console
-from orchestrator.cli.options import CliState, setup_logging
+from orchestrator.cli.options import CliState, errors_as_exit_codes, setup_logging
 from orchestrator.cli.render import config_lines, status_lines
 from orchestrator.config import config_view
 from orchestrator.exit_codes import ExitCode
@@ -139,4 +139,23 @@ def execute_run(settings: Settings, cwd: Path, as_json: bool) -> ExitCode:
 
 
 def do_run(state: CliState) -> ExitCode:
-    return execute_run(state.settings(), Path.cwd(), state.json)
+    from orchestrator.run.dryrun import is_dry_run, prepare_dry_run
+
+    loaded = state.loaded()
+    settings = loaded.settings
+    if not is_dry_run(settings, loaded.sources.get("simulate.enabled")):
+        return execute_run(settings, Path.cwd(), state.json)
+    with errors_as_exit_codes():
+        dry = prepare_dry_run(settings, Path.cwd())
+    if not state.json:
+        copied = ", ".join(dry.copied) or "nothing yet (no progress file)"
+        console.echo_lines(
+            [
+                f"DRY RUN in {dry.folder}: a copy of the queue ({copied}) on a simulated clock;",
+                "  your progress file, scheduler state and posted videos are not touched.",
+            ]
+        )
+    code = execute_run(dry.settings, Path.cwd(), state.json)
+    if not state.json:
+        console.echo(f"DRY RUN: results in {dry.folder} (simulated: nothing there was really posted)")
+    return code

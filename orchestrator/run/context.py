@@ -18,6 +18,7 @@ from orchestrator.adapters.geelark_api import SIM_APP_ID, ClientPhoneApi, PhoneA
 from orchestrator.run.fleet import Fleet
 from orchestrator.run.simulation import RunningSimulator, simulator_env
 from orchestrator.run.stuck import WorkerWatch
+from runtime.clock import RunClock
 from runtime.settings import Settings
 from runtime.state import RunDir
 
@@ -79,7 +80,12 @@ class Run:
     watches: dict[int, WorkerWatch] = field(default_factory=dict)  # live workers, monotonic ages
     notes: list[str] = field(default_factory=list)
     next_seed_at: float = 0.0
-    clock: Callable[[], float] = time.monotonic
+    clock: Callable[[], float] = time.monotonic  # liveness and intervals
+    queue_clock: RunClock = field(default_factory=lambda: RunClock(None))  # queue times (runtime.clock)
+
+    def now(self) -> datetime:
+        """The queue's "now" (local zone): real time, or a dry run's simulated clock."""
+        return self.queue_clock.now().astimezone()
 
     def say(self, message: str) -> None:
         log.info("%s", message)

@@ -10,12 +10,16 @@ from __future__ import annotations
 import errno
 import shutil
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 
+from orchestrator.config import port_table
 from orchestrator.errors import PreflightFailed
 from runtime.ports import PortInUse, ensure_port_free
-from worker.contract import WorkerPorts
+from runtime.settings import Settings
+from worker.contract import PortPlanError, WorkerPorts
 
+PORT_SHIFT, PORT_SHIFT_TRIES = 1000, 40
 MIN_FREE_DISK_BYTES = 100 * 1024 * 1024  # logs, evidence and a few copies of the progress file
 DISK_CHECK_EVERY_S = 5.0
 
@@ -46,6 +50,28 @@ def check_ports(plans: Iterable[WorkerPorts], probe: Callable[[int], None] = ens
             + ". Stop that program, or move the workers' ports with [worker] appium_port_base /"
             " system_port_base in the config (see --show-config for the port table)."
         )
+
+
+def shifted_to_free_ports(settings: Settings, probe: Callable[[int], None] = ensure_port_free) -> Settings:
+    """The settings with every worker's ports moved (by whole steps) to a range nobody listens on;
+    PreflightFailed when none is found."""
+    worker = settings.worker
+    for step in range(1, PORT_SHIFT_TRIES + 1):
+        shift = step * PORT_SHIFT
+        moved = replace(
+            worker,
+            appium_port_base=worker.appium_port_base + shift,
+            system_port_base=worker.system_port_base + shift,
+        )
+        candidate = replace(settings, worker=moved)
+        try:
+            check_ports(port_table(candidate), probe)
+        except (PreflightFailed, PortPlanError):
+            continue
+        return candidate
+    raise PreflightFailed(
+        "no free range of ports found for the workers; free some or set [worker] appium_port_base"
+    )
 
 
 def low_disk(

@@ -12,12 +12,13 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from jobqueue.errors import FileBusy, LockTimeout
-from jobqueue.outlook import work_outlook
+from jobqueue.outlook import Outlook, work_outlook
 from orchestrator.run import supervision as sv
 from orchestrator.run.cloud import OutageWatch, geelark_down
-from orchestrator.run.context import Run, now_local
+from orchestrator.run.context import Run
 from orchestrator.run.fleet import Fleet, Spawner, WorkerLaunch
 from orchestrator.run.messages import disk_full, say_next_allowed
 from orchestrator.run.preflight import DISK_CHECK_EVERY_S, is_disk_full, low_disk
@@ -28,6 +29,7 @@ from orchestrator.run.startup import run_paths, seed, stop_ledger_phones
 from orchestrator.run.stuck import find_stuck, observe
 from orchestrator.views.progress import progress_line, progress_view
 from orchestrator.views.report import RunEnd
+from runtime.clock import skip_to
 from runtime.platform import kill_tree
 from runtime.state import Heartbeat
 
@@ -93,7 +95,7 @@ class LoopState:
 def tick(run: Run, fleet: Fleet, loop: LoopState) -> RunEnd | None:
     """One round of supervision; returns how the run ended, or None to go on."""
     o = run.settings.orchestrator
-    mono, now = run.clock(), now_local()
+    mono, now = run.clock(), run.now()
     loop.recover_pending |= watch_workers(run, fleet, mono)  # first, and without the queue lock
     if mono >= loop.next_disk_check:
         loop.next_disk_check = mono + DISK_CHECK_EVERY_S
@@ -106,7 +108,7 @@ def tick(run: Run, fleet: Fleet, loop: LoopState) -> RunEnd | None:
         loop.recover_pending = False
     if run.stop.count or run.run_dir.stop_all_file.exists():
         return None  # a stop came in during the clean-up: start nothing more, the loop stops the run
-    mono, now = run.clock(), now_local()  # the clean-up above may have taken a while
+    mono, now = run.clock(), run.now()  # the clean-up above may have taken a while
     if o.follow and mono >= run.next_seed_at:
         seed(run, quiet=True, store=run.loop_store)  # --follow picks up what posting-scheduler adds meanwhile
         run.next_seed_at = mono + FOLLOW_SEED_EVERY_S
@@ -114,9 +116,14 @@ def tick(run: Run, fleet: Fleet, loop: LoopState) -> RunEnd | None:
     outlook = work_outlook(snapshot, now, run.store.policy)
     if fleet.given_up() and not outlook.finished():
         return RunEnd.WORKERS_FATAL
-    if outlook.finished() and fleet.all_down() and not o.follow:
+    simulated = run.queue_clock.simulated
+    planned_ahead = simulated and outlook.next_allowed_at is not None  # a dry run goes on through them
+    if outlook.finished() and fleet.all_down() and not o.follow and not planned_ahead:
         say_next_allowed(run, outlook, now)
         return RunEnd.COMPLETED
+    if simulated and fleet.all_down() and outlook.due_now == 0 and outlook.claimed == 0:
+        skip_idle_time(run, outlook, now)  # a dry run does not wait: it jumps to the next post
+        return None
     if geelark_down(run, loop.outage, mono):
         return None  # workers wait for GeeLark; starting more of them would not help
     for _ in range(spawns_due(mono - loop.last_spawn, o.start_stagger_s)):
@@ -131,6 +138,18 @@ def tick(run: Run, fleet: Fleet, loop: LoopState) -> RunEnd | None:
         log.info("%s", line)
         loop.last_line, loop.next_line_at = line, mono + o.progress_interval_s
     return None
+
+
+def skip_idle_time(run: Run, outlook: Outlook, now: datetime) -> None:
+    """Jump the simulated clock to the next moment something is due (a retry, or a post the
+    posting rules allow), and say so."""
+    moments = [m for m in (outlook.next_due_at, outlook.next_allowed_at) if m is not None and m > now]
+    if not moments:
+        return
+    target = min(moments)
+    skip_to(run.settings.paths.runtime_dir, target)
+    why = f" (next post allowed: {outlook.next_allowed_account})" if target == outlook.next_allowed_at else ""
+    run.say(f"Simulated clock: nothing to do until {target:%Y-%m-%d %H:%M}{why}; jumping ahead")
 
 
 def spawns_due(since_last_s: float, stagger_s: float) -> int:

@@ -17,7 +17,7 @@ from jobqueue.errors import QueueError
 from jobqueue.model import QueueSnapshot
 from orchestrator.adapters.geelark_api import billed_minutes
 from orchestrator.exit_codes import ExitCode
-from orchestrator.run.context import Run, now_local
+from orchestrator.run.context import Run
 from orchestrator.run.fleet import Fleet
 from orchestrator.run.recovery import PhoneCleanup, recover_claims, stop_phones, stop_recorded_processes
 from orchestrator.run.simulation import stop_simulator
@@ -82,7 +82,7 @@ def stop_run_phones(run: Run) -> PhoneCleanup:
         project_accounts=(),
         all_phones=False,
         deadline_s=timeout_s,
-        now=now_local,
+        now=run.now,
         only_worker=None,
         sleep=sleep,
     )
@@ -132,7 +132,7 @@ def finish(run: Run, fleet: Fleet | None, ended_by: RunEnd) -> RunResult:
     report = build_report(
         snapshot or QueueSnapshot(()),
         started_at=run.started_at,
-        ended_at=now_local(),
+        ended_at=run.now(),
         ended_by=ended_by,
         workers=run.settings.orchestrator.workers,
         simulate=run.settings.simulate.enabled,
@@ -141,6 +141,7 @@ def finish(run: Run, fleet: Fleet | None, ended_by: RunEnd) -> RunResult:
         billed_phone_minutes=billed,
         phones_left_running=tuple(r.serial_name or r.phone_id for r in phones.results if not r.stopped),
         notes=tuple(notes),
+        simulated_clock=run.queue_clock.simulated,
     )
     files = _tolerant(run, [], "the batch report could not be written ({})", write_report_files, report, logs)
     return RunResult(report, files, exit_code_for(report, ended_by), phones)
@@ -161,7 +162,7 @@ def _tolerant(run: Run, notes: list[str], note: str, step: Callable[..., T], *ar
 
 
 def _release(run: Run) -> None:
-    for line in recover_claims(run.store, set(), now_local()):
+    for line in recover_claims(run.store, set(), run.now()):
         run.say(f"Released {line}")
 
 

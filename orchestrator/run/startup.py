@@ -11,9 +11,9 @@ from jobqueue.outlook import work_outlook
 from orchestrator.adapters.queue_store import open_store
 from orchestrator.config import port_table
 from orchestrator.errors import PreflightFailed
-from orchestrator.run.context import Run, RunObserver, StopSignals, now_local
+from orchestrator.run.context import Run, RunObserver, StopSignals
 from orchestrator.run.instance import RunLock
-from orchestrator.run.preflight import check_ports, low_disk
+from orchestrator.run.preflight import check_ports, low_disk, shifted_to_free_ports
 from orchestrator.run.recovery import (
     forget_vanished_phones,
     recover_claims,
@@ -22,6 +22,7 @@ from orchestrator.run.recovery import (
 )
 from orchestrator.run.seeding import seed_from_state
 from orchestrator.run.simulation import start_simulator, stop_simulator
+from runtime.clock import RunClock, start_simulated_clock, stop_simulated_clock
 from runtime.outage import OutageRecord
 from runtime.platform import ProcessRef
 from runtime.settings import Settings, dump_settings
@@ -35,6 +36,7 @@ LOOP_LOCK_TIMEOUT_S = 0.5
 def prepare(run: Run) -> None:
     """Recover what a previous run left, seed, start the simulator, record the run."""
     run.run_dir.ensure()
+    start_queue_clock(run)
     previous = run.run_dir.read_run()
     killed = stop_recorded_processes(run.run_dir, grace_s=min(10.0, run.settings.orchestrator.grace_period_s))
     for name in killed:
@@ -43,7 +45,7 @@ def prepare(run: Run) -> None:
         _recover_simulation(run, previous)
     elif not run.settings.simulate.enabled:
         stop_ledger_phones(run, "Recovery")
-    for line in recover_claims(run.store, set(), now_local()):
+    for line in recover_claims(run.store, set(), run.now()):
         run.say(f"Recovery: {line}")
     preflight(run)
     record_run(run)  # before anything is started, so a crash from here on is recoverable
@@ -51,7 +53,7 @@ def prepare(run: Run) -> None:
     OutageRecord(run.run_dir).clear()  # an outage a previous run saw is found again if it lasts
     seed(run, quiet=False)
     snapshot = run.store.snapshot()
-    outlook = work_outlook(snapshot, now_local(), run.store.policy)
+    outlook = work_outlook(snapshot, run.now(), run.store.policy)
     if outlook.finished() and not run.settings.orchestrator.follow:
         run.say(f"Nothing to do: no job of {len(snapshot.jobs)} is due or coming due today")
         return
@@ -61,9 +63,36 @@ def prepare(run: Run) -> None:
     dump_settings(run.worker_settings(), run.run_dir.settings_file)
 
 
+def start_queue_clock(run: Run) -> None:
+    """A dry run's simulated clock starts now at the simulator's pace; any other run's is real."""
+    runtime_dir = run.settings.paths.runtime_dir
+    simulate = run.settings.simulate
+    if simulate.enabled and simulate.clock == "simulated":
+        start_simulated_clock(runtime_dir, scale=1.0 / simulate.time_scale)
+        run.say(
+            f"Simulated clock: starts now and runs {1.0 / simulate.time_scale:.0f}x faster, jumping over"
+            " idle time; every time this run writes is on it"
+        )
+    else:
+        stop_simulated_clock(runtime_dir)
+    run.started_at = run.now()
+
+
 def preflight(run: Run) -> None:
-    """Refuse to start (PreflightFailed) when a worker's port is taken or the disk is nearly full."""
-    check_ports(port_table(run.settings))
+    """Refuse to start (PreflightFailed) when a worker's port is taken or the disk is nearly full.
+    A simulated run moves its workers to free ports instead, and says which."""
+    try:
+        check_ports(port_table(run.settings))
+    except PreflightFailed as taken:
+        if not run.settings.simulate.enabled:
+            raise
+        run.settings = shifted_to_free_ports(run.settings)
+        worker = run.settings.worker
+        run.say(
+            f"{taken}".split(". Stop that program")[0]
+            + f"; this simulated run uses Appium ports from {worker.appium_port_base}"
+            f" and systemPorts from {worker.system_port_base} instead"
+        )
     short = low_disk(run_paths(run))
     if short is not None:
         raise PreflightFailed(f"{short}. Free some space, then run again.")
@@ -107,7 +136,7 @@ def _recover_simulation(run: Run, previous: RunInfo) -> None:
         stop_ledger_phones(run, "Recovery")
         run.simulator_url = None
     else:
-        for name in forget_vanished_phones(run.run_dir, now_local()):
+        for name in forget_vanished_phones(run.run_dir, run.now()):
             run.say(f"Recovery: phone {name} vanished with the previous run's simulator")
     if own is not None and own.is_alive():
         stop_simulator(own)
@@ -140,7 +169,7 @@ def stop_ledger_phones(run: Run, label: str, worker_id: int | None = None) -> No
         project_accounts=(),
         all_phones=False,
         deadline_s=timeout_s,
-        now=now_local,
+        now=run.now,
         only_worker=worker_id,
         sleep=sleep,
     )
@@ -161,6 +190,7 @@ def open_run(
         observer=observer,
         stop=stop,
         run_dir=RunDir(settings.paths.runtime_dir),
+        queue_clock=RunClock(settings.paths.runtime_dir),
         store=open_store(settings),
         loop_store=open_store(settings, lock_timeout_s=LOOP_LOCK_TIMEOUT_S),
     )

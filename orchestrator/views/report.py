@@ -56,6 +56,7 @@ class JobResult:
     error_type: str
     log_file: str | None
     evidence_dir: str
+    completed_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class BatchReport:
     phones_left_running: tuple[str, ...]
     notes: tuple[str, ...]
     results: tuple[JobResult, ...]
+    simulated_clock: bool = False  # a dry run: every time above is its simulated clock's
 
 
 def in_run(job: Job, started_at: datetime) -> bool:
@@ -96,6 +98,7 @@ def job_result(job: Job, logs_dir: Path, log_files: Mapping[str, str]) -> JobRes
         error_type=job.error_type,
         log_file=log_files.get(job.job_id),
         evidence_dir=evidence_dir(logs_dir, job.job_id),
+        completed_at=job.completed_at,
     )
 
 
@@ -112,6 +115,7 @@ def build_report(
     billed_phone_minutes: float | None,
     phones_left_running: tuple[str, ...] = (),
     notes: tuple[str, ...] = (),
+    simulated_clock: bool = False,
 ) -> BatchReport:
     """The report of one run from the queue as it is at the end."""
     jobs = [j for j in snapshot.jobs if in_run(j, started_at)]
@@ -133,6 +137,7 @@ def build_report(
         phones_left_running=phones_left_running,
         notes=notes,
         results=tuple(job_result(j, logs_dir, log_files) for j in jobs),
+        simulated_clock=simulated_clock,
     )
 
 
@@ -155,6 +160,20 @@ def summary_lines(report: BatchReport) -> list[str]:
     if report.phones_left_running:
         lines.append("PHONES STILL RUNNING (stop them!): " + ", ".join(report.phones_left_running))
     lines.extend(f"Note: {note}" for note in report.notes)
+    if report.simulated_clock:
+        lines += ["DRY RUN: nothing was posted; the times are the simulated clock's.", *post_timeline(report)]
+    return lines
+
+
+def post_timeline(report: BatchReport) -> list[str]:
+    """When each account's posts went out (a dry run shows a simulated day or more this way)."""
+    posted: dict[str, list[datetime]] = {}
+    for r in report.results:
+        if r.status == "success" and r.completed_at is not None:
+            posted.setdefault(r.account, []).append(r.completed_at.astimezone())
+    lines = ["Posts by account:"] if posted else []
+    for account, times in sorted(posted.items()):
+        lines.append(f"  {account}: " + ", ".join(f"{t:%a %d %H:%M}" for t in sorted(times)))
     return lines
 
 

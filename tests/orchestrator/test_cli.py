@@ -153,7 +153,9 @@ def test_a_run_with_only_planned_posts_ends_and_says_when_the_next_is_allowed(wo
     opens = (datetime.now(UTC) + timedelta(hours=6)).replace(second=0, microsecond=0)
     window = f"{opens:%H:%M}-{opens + timedelta(minutes=30):%H:%M}"
     (workdir.path / "accounts.csv").write_text(f"account,timezone,window\nacct1,UTC,{window}\n")
-    result = workdir.cli("--run", "--simulate")
+    # A folder made for simulation (not a dry run): its run is on the real clock and ends.
+    (workdir.path / "parallel-orchestrator.toml").write_text("[simulate]\nenabled = true\n")
+    result = workdir.cli("--run")
     assert result.returncode == 0, result.stdout + result.stderr
     said = result.stdout + result.stderr
     assert "Nothing to do: no job of 2 is due or coming due today" in said

@@ -124,14 +124,15 @@ def test_a_taken_port_is_named_with_its_holder_before_anything_starts() -> None:
     assert "appium_port_base" in message
 
 
-def test_run_refuses_to_start_when_a_worker_port_is_taken(workdir: Workdir) -> None:
+def test_a_real_run_refuses_to_start_when_a_worker_port_is_taken(workdir: Workdir) -> None:
     workdir.seed(jobs=2, accounts=1)
     base = free_port_base(1)
-    (workdir.path / "parallel-orchestrator.toml").write_text(config_toml(base, 1))
+    real = config_toml(base, 1).replace("enabled = true", "enabled = false")  # real phones: no moving
+    (workdir.path / "parallel-orchestrator.toml").write_text(real)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", base))
         sock.listen()
-        result = workdir.cli("--run", "--simulate")
+        result = workdir.cli("--run")
     assert result.returncode == ExitCode.USAGE, result.stdout + result.stderr
     assert f"Not started: port {base} (worker 0) is in use by pid" in result.stderr
     assert workdir.run_dir.read_run() is None
