@@ -19,11 +19,17 @@ class CircuitBreaker:
     through (half-open): success closes the circuit, another failure re-opens it."""
 
     def __init__(
-        self, threshold: int = 5, cooldown_s: float = 60.0, *, clock: Callable[[], float] = time.time
+        self,
+        threshold: int = 5,
+        cooldown_s: float = 60.0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] | None = None,
     ) -> None:
         self.threshold = threshold
         self.cooldown_s = cooldown_s
-        self.clock = clock
+        self.clock = clock  # measures the open time (monotonic: a clock step changes nothing)
+        self.wall = wall or (time.time if clock is time.monotonic else clock)  # for "open until"
         self._lock = threading.Lock()
         self._failures = 0
         self._open_until: float | None = None
@@ -35,7 +41,7 @@ class CircuitBreaker:
             if self._open_until is None:
                 return
             if self.clock() < self._open_until:
-                until = datetime.fromtimestamp(self._open_until, UTC)
+                until = self._until()
                 raise CircuitOpen(until=until, reason=self._reason)
             self._open_until = None
             self._failures = self.threshold - 1  # half-open: one more failure re-opens
@@ -57,12 +63,16 @@ class CircuitBreaker:
         with self._lock:
             self._open(duration_s, reason)
             assert self._open_until is not None
-            return CircuitOpen(until=datetime.fromtimestamp(self._open_until, UTC), reason=reason)
+            return CircuitOpen(until=self._until(), reason=reason)
 
     @property
     def is_open(self) -> bool:
         with self._lock:
             return self._open_until is not None and self.clock() < self._open_until
+
+    def _until(self) -> datetime:
+        assert self._open_until is not None
+        return datetime.fromtimestamp(self.wall() + (self._open_until - self.clock()), UTC)
 
     def _open(self, duration_s: float, reason: str) -> None:
         self._open_until = max(self._open_until or 0.0, self.clock() + duration_s)

@@ -31,7 +31,7 @@ from geelark.ratelimit import RateLimiter
 from geelark.settings import GeeLarkSettings
 from geelark.status import Code, PhoneStatus, UploadStatus
 from geelark.taskclient import TaskMethods
-from geelark.transport import Safety, Transport
+from geelark.transport import Safety, Transport, wall_and_timer
 
 log = logging.getLogger("geelark.client")
 
@@ -42,25 +42,28 @@ START_STOP_BATCH = 100
 class GeeLarkClient(TaskMethods):
     """The GeeLark Open API (storage and publishing tasks: :class:`TaskMethods`). One
     ``requests.Session`` per client; use one client per process (or per thread).
-    ``clock``/``sleep`` are injectable so tests never wait for real. Clients of one process
-    share a budget if given the same ``limiter``; clients of many processes share one through
-    ``settings.rate_limit_dir``."""
+    ``clock`` (the wall clock: GeeLark's minute windows, records), ``timer`` (waits and deadlines:
+    monotonic, so a clock step never stretches or cuts a wait) and ``sleep`` are injectable so tests
+    never wait for real; a test that injects one fake ``clock`` gets it as the timer too. Clients of
+    one process share a budget if given the same ``limiter``; clients of many processes share one
+    through ``settings.rate_limit_dir``."""
 
     def __init__(
         self,
         settings: GeeLarkSettings,
         *,
         session: requests.Session | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
+        timer: Callable[[], float] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         limiter: RateLimiter | None = None,
         transport: Transport | None = None,
     ) -> None:
         self.settings = settings
+        self.clock, self.timer = wall_and_timer(clock, timer)
         self.transport = transport or Transport(
-            settings, session=session, limiter=limiter, clock=clock, sleep=sleep
+            settings, session=session, limiter=limiter, clock=self.clock, timer=self.timer, sleep=sleep
         )
-        self.clock = clock
         self.sleep = sleep
 
     def _batch_call(self, path: str, body: dict[str, Any], safety: Safety) -> Any:
@@ -188,7 +191,7 @@ class GeeLarkClient(TaskMethods):
     def wait_until_running(self, phone_id: str, timeout_s: float = 120.0, poll_s: float = 2.0) -> PhoneState:
         """Poll ``/phone/status`` until the phone is RUNNING; WaitTimeout after ``timeout_s``
         (the caller should then stop the phone: a boot can hang in STARTING for ever)."""
-        deadline = self.clock() + timeout_s
+        deadline = self.timer() + timeout_s
         while True:
             state = self._one_status(phone_id)
             if state.status is PhoneStatus.RUNNING:
@@ -197,7 +200,7 @@ class GeeLarkClient(TaskMethods):
                 raise ItemFailed(
                     "boot", ItemError(phone_id, Code.PHONE_NOT_RUNNING, f"phone is {state.status.name}")
                 )
-            if self.clock() >= deadline:
+            if self.timer() >= deadline:
                 raise WaitTimeout(f"phone {phone_id} still {state.status.name} after {timeout_s:.0f}s")
             self.sleep(poll_s)
 
@@ -230,7 +233,7 @@ class GeeLarkClient(TaskMethods):
     def wait_for_adb(self, phone_id: str, timeout_s: float = 60.0, poll_s: float = 2.0) -> AdbInfo:
         """Poll ``/adb/getData`` until ip/port/pwd are present; WaitTimeout after ``timeout_s``.
         ItemFailed at once for a phone that is not running or not found."""
-        deadline = self.clock() + timeout_s
+        deadline = self.timer() + timeout_s
         while True:
             result = self.adb_data([phone_id])
             item = result.failed.get(phone_id)
@@ -239,7 +242,7 @@ class GeeLarkClient(TaskMethods):
             info = result.ok.get(phone_id)
             if info is not None and info.ready:
                 return info
-            if self.clock() >= deadline:
+            if self.timer() >= deadline:
                 raise WaitTimeout(f"ADB of phone {phone_id} not ready after {timeout_s:.0f}s")
             self.sleep(poll_s)
 
@@ -263,14 +266,14 @@ class GeeLarkClient(TaskMethods):
         failed) or WaitTimeout."""
         stored = self.upload_to_storage(path)
         task_id = self.upload_file_to_phone(phone_id, stored.resource_url)
-        deadline = self.clock() + timeout_s
+        deadline = self.timer() + timeout_s
         while True:
             status = self.upload_result(task_id)
             if status is UploadStatus.SUCCESS:
                 return task_id
             if status in (UploadStatus.FAILED, UploadStatus.UNKNOWN):
                 raise UploadFailed(f"upload task {task_id} to phone {phone_id} ended {status.name}")
-            if self.clock() >= deadline:
+            if self.timer() >= deadline:
                 raise WaitTimeout(f"upload task {task_id} still uploading after {timeout_s:.0f}s")
             self.sleep(poll_s)
 

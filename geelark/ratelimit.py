@@ -23,6 +23,7 @@ from filelock import FileLock
 log = logging.getLogger(__name__)
 
 STATE_FILE = "geelark-ratelimit.json"
+FUTURE_SKEW_S = 1.0
 
 
 class RateLimiter(Protocol):
@@ -34,7 +35,8 @@ class RateLimiter(Protocol):
 def reserve(stamps: Sequence[float], now: float, limit: int, span_s: float) -> tuple[list[float], float]:
     """Pure decision: the pruned log with ``now`` appended and 0.0 if a slot is free, or the
     pruned log unchanged and the seconds until the oldest entry leaves the span."""
-    live = sorted(t for t in stamps if now - t < span_s)
+    # An entry from the future is stale: the wall clock was set back since it was written.
+    live = sorted(t for t in stamps if -FUTURE_SKEW_S <= now - t < span_s)
     if len(live) < limit:
         return [*live, now], 0.0
     return live, max(live[len(live) - limit] + span_s - now + 1e-6, 0.001)

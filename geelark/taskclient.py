@@ -52,11 +52,12 @@ MAX_LOG_PAGES = 50
 
 
 class TaskMethods:
-    """Mixed into ``GeeLarkClient``; relies on its transport, settings, clock and sleep."""
+    """Mixed into ``GeeLarkClient``; relies on its transport, settings, clock, timer and sleep."""
 
     settings: GeeLarkSettings
     transport: Transport
     clock: Callable[[], float]
+    timer: Callable[[], float]
     sleep: Callable[[float], None]
 
     def get_upload_url(self, file_type: str = "mp4") -> UploadUrl:
@@ -219,13 +220,13 @@ class TaskMethods:
         """Poll ``/task/query`` until the task is completed, failed or cancelled; the pause grows
         by half each time up to ``max_poll_s``. WaitTimeout after ``timeout_s`` (the task keeps
         its state: cancel it or look again later)."""
-        deadline = self.clock() + timeout_s
+        deadline = self.timer() + timeout_s
         pause = poll_s
         while True:
             task = self.task(task_id)
             if task.status.is_final:
                 return task
-            left = deadline - self.clock()
+            left = deadline - self.timer()
             if left <= 0:
                 raise WaitTimeout(f"task {task_id} still {task.status.name} after {timeout_s:.0f}s")
             self.sleep(min(pause, left))

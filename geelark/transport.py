@@ -87,6 +87,16 @@ def translate(exc: requests.RequestException, path: str, trace_id: str) -> Trans
     )
 
 
+def wall_and_timer(
+    clock: Callable[[], float] | None, timer: Callable[[], float] | None
+) -> tuple[Callable[[], float], Callable[[], float]]:
+    """(wall clock, timer for waits): real ``time.time`` and ``time.monotonic`` by default; a fake
+    ``clock`` alone (tests) serves as both."""
+    if clock is None:
+        return time.time, timer or time.monotonic
+    return clock, timer or clock
+
+
 class Transport:
     """Shared by every endpoint method of one client: one session, limiter and breaker."""
 
@@ -97,12 +107,14 @@ class Transport:
         session: requests.Session | None = None,
         limiter: RateLimiter | None = None,
         breaker: CircuitBreaker | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
+        timer: Callable[[], float] | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.settings = settings
         settings.auth_mode  # noqa: B018 - fail fast on missing credentials
         self.session = session or requests.Session()
+        clock, timer = wall_and_timer(clock, timer)
         self.clock = clock
         self.sleep = sleep
         window, margin = settings.rate_window_s, settings.rate_margin_s
@@ -110,7 +122,7 @@ class Transport:
             limiter = SharedRateLimiter(settings.rate_limit_dir, window, margin, clock=clock, sleep=sleep)
         self.limiter = limiter or LocalRateLimiter(window, margin, clock=clock, sleep=sleep)
         self.breaker = breaker or CircuitBreaker(
-            settings.breaker_threshold, settings.breaker_cooldown_s, clock=clock
+            settings.breaker_threshold, settings.breaker_cooldown_s, clock=timer, wall=clock
         )
         self._backoff = tenacity.wait_exponential_jitter(
             multiplier=settings.backoff_initial_s,
