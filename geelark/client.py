@@ -132,22 +132,24 @@ class GeeLarkClient(TaskMethods):
             result = result.merged(BatchResult.from_details(data, PhoneState.from_api))
         return result
 
-    def start_phones(self, ids: Sequence[str]) -> BatchResult[StartedPhone]:
+    def start_phones(self, ids: Sequence[str], *, energy_saving: bool = False) -> BatchResult[StartedPhone]:
         """Start phones. A start is never repeated blindly: after an ambiguous failure (timeout,
         dropped connection, 5xx, 50000) the client re-reads the status; phones now starting or
         running count as started (with an empty ``url``), only the others are started again, up
-        to ``max_attempts`` rounds. OutcomeUnknown if the last round is ambiguous too."""
+        to ``max_attempts`` rounds. OutcomeUnknown if the last round is ambiguous too.
+        ``energy_saving``: GeeLark's ``energySavingMode`` 1, the phone shuts itself down after 30
+        minutes without activity (a phone that outlives everything stops by itself)."""
         result: BatchResult[StartedPhone] = BatchResult()
         for chunk in chunks(ids, START_STOP_BATCH):
-            result = result.merged(self._start_resolving_ambiguity(chunk))
+            result = result.merged(self._start_resolving_ambiguity(chunk, energy_saving))
         return result
 
-    def _start_resolving_ambiguity(self, ids: list[str]) -> BatchResult[StartedPhone]:
+    def _start_resolving_ambiguity(self, ids: list[str], energy_saving: bool) -> BatchResult[StartedPhone]:
         result: BatchResult[StartedPhone] = BatchResult()
         pending = ids
         for round_no in range(1, self.settings.max_attempts + 1):
             try:
-                return result.merged(self._start(pending))
+                return result.merged(self._start(pending, energy_saving))
             except OutcomeUnknown as exc:
                 if round_no == self.settings.max_attempts:
                     raise
@@ -160,14 +162,17 @@ class GeeLarkClient(TaskMethods):
                     break
         return result
 
-    def _start(self, ids: list[str]) -> BatchResult[StartedPhone]:
+    def _start(self, ids: list[str], energy_saving: bool) -> BatchResult[StartedPhone]:
+        body: dict[str, Any] = {"ids": ids}
+        if energy_saving:
+            body["energySavingMode"] = 1
         return BatchResult.from_details(
-            self._batch_call("/phone/start", {"ids": ids}, Safety.WRITE), StartedPhone.from_api
+            self._batch_call("/phone/start", body, Safety.WRITE), StartedPhone.from_api
         )
 
-    def start_phone(self, phone_id: str) -> StartedPhone:
+    def start_phone(self, phone_id: str, *, energy_saving: bool = False) -> StartedPhone:
         """Start one phone or raise ItemFailed."""
-        result = self.start_phones([phone_id])
+        result = self.start_phones([phone_id], energy_saving=energy_saving)
         if phone_id in result.failed:
             raise ItemFailed("start", result.failed[phone_id])
         return result.ok[phone_id]

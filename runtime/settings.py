@@ -87,6 +87,7 @@ class WorkerSection:
     adb_timeout_s: float = 60.0
     heartbeat_interval_s: float = 2.0
     keep_phone_between_jobs: bool = True
+    energy_saving: bool = True  # start phones with GeeLark's energySavingMode: idle 30 min -> stopped
 
 
 @dataclass(frozen=True)

@@ -161,6 +161,13 @@ class PhoneRecord:
     started_at: str
 
 
+def _at_or_after(at: str, moment: datetime) -> bool:
+    try:
+        return datetime.fromisoformat(at) >= moment
+    except ValueError:
+        return False
+
+
 def _started_after(started_at: str, stop_asked_at: object) -> bool:
     """True if a phone's "started" line is later than the moment a stop was asked (see the ledger)."""
     try:
@@ -272,7 +279,14 @@ class RunDir:
     # -- phones we started -----------------------------------------------------------------------
 
     def record_phone(
-        self, event: PhoneEvent, *, phone_id: str, serial_name: str, worker_id: int | None, at: datetime
+        self,
+        event: PhoneEvent,
+        *,
+        phone_id: str,
+        serial_name: str,
+        worker_id: int | None,
+        at: datetime,
+        auto_stop: bool = False,
     ) -> None:
         """Append one started/stopped event; one short line per write so appends do not interleave.
 
@@ -285,6 +299,7 @@ class RunDir:
                 "serial_name": serial_name,
                 "worker_id": worker_id,
                 "at": at.isoformat(),
+                **({"auto_stop": True} if auto_stop else {}),  # energySavingMode: it stops itself
             },
             ensure_ascii=False,
         )
@@ -306,6 +321,15 @@ class RunDir:
                 continue  # a line torn by a kill mid-append; the next event for that phone still counts
             if isinstance(event, dict) and "phone_id" in event:
                 yield event
+
+    def phone_starts_since(self, moment: datetime) -> tuple[int, int]:
+        """(phones started, of which with GeeLark's auto-stop) recorded at or after ``moment``."""
+        started = [
+            e
+            for e in self.phone_events()
+            if e.get("event") == "started" and _at_or_after(str(e.get("at", "")), moment)
+        ]
+        return len(started), sum(1 for e in started if e.get("auto_stop"))
 
     def phones_left_running(self) -> dict[str, PhoneRecord]:
         """Phones whose last recorded event is "started": ours, and maybe still billing.

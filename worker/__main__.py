@@ -99,6 +99,7 @@ def build_rig(cfg: WorkerConfig, status: WorkerStatus, stop: StopControl) -> Rig
             cfg.worker_id,
             timeouts=timeouts,
             now=cfg.now,
+            energy_saving=cfg.settings.worker.energy_saving,
             check_stop=stop.check,
             in_use_elsewhere=lambda account: claimed_elsewhere(store, account, cfg.worker_id),
         ),

@@ -58,7 +58,9 @@ class PhoneManager:
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         check_stop: Callable[[], None] = lambda: None,
         in_use_elsewhere: Callable[[str], bool] = lambda account: False,
+        energy_saving: bool = True,
     ) -> None:
+        self.energy_saving = energy_saving  # GeeLark stops the phone after 30 idle minutes
         self.check_stop = check_stop
         self.in_use_elsewhere = in_use_elsewhere
         self.client = client
@@ -93,7 +95,7 @@ class PhoneManager:
         self.current = PhoneHandle(phone.id, account, "")
         if phone.status is not PhoneStatus.RUNNING:
             if phone.status is not PhoneStatus.STARTING:
-                self.client.start_phone(phone.id)
+                self.client.start_phone(phone.id, energy_saving=self.energy_saving)
             self._wait_running(phone.id, account)
         self.current = self._connect(phone.id, account)
         return self.current
@@ -193,7 +195,12 @@ class PhoneManager:
         when = self.now() if at is None else at
         if event == "started":
             self.run_dir.record_phone(
-                "started", phone_id=phone_id, serial_name=account, worker_id=self.worker_id, at=when
+                "started",
+                phone_id=phone_id,
+                serial_name=account,
+                worker_id=self.worker_id,
+                at=when,
+                auto_stop=self.energy_saving,
             )
         else:
             self.run_dir.record_phone(

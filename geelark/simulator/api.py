@@ -77,7 +77,10 @@ def phone_status(cloud: Cloud, body: dict[str, Any], base_url: str) -> Any:
 
 
 def phone_start(cloud: Cloud, body: dict[str, Any], base_url: str) -> Any:
-    return _batch(cloud, _ids(body, 200), cloud.start)
+    saving = body.get("energySavingMode", 0)
+    if saving not in (0, 1):
+        raise Refusal(Code.INVALID_PARAMS, "energySavingMode must be 0 or 1")
+    return _batch(cloud, _ids(body, 200), lambda phone_id: cloud.start(phone_id, energy_saving=saving == 1))
 
 
 def phone_stop(cloud: Cloud, body: dict[str, Any], base_url: str) -> Any:

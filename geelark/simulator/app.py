@@ -204,6 +204,7 @@ class App:
         cloud = self.cloud
         if phone_id not in cloud.phones:
             return json_response({"error": "unknown phone"}, 404)
+        cloud.phones[phone_id].last_active_at = cloud.clock.now()  # the phone is being used
         if what == "session":
             return json_response(cloud.draw_session(phone_id))
         cloud.now()

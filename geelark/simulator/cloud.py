@@ -91,9 +91,11 @@ class Cloud:
         return False
 
     def phone(self, phone_id: str) -> SimPhone:
+        """The phone an API call names (which counts as activity for energySavingMode)."""
         found = self.phones.get(str(phone_id))
         if found is None:
             raise Refusal(Code.PHONE_NOT_FOUND)
+        found.last_active_at = max(found.last_active_at, self.clock.now())
         return found
 
     def phone_faults(self, phone: SimPhone) -> Any:
@@ -133,7 +135,7 @@ class Cloud:
         return None
 
     # -- phones ----------------------------------------------------------------------------
-    def start(self, phone_id: str) -> dict[str, Any]:
+    def start(self, phone_id: str, *, energy_saving: bool = False) -> dict[str, Any]:
         """Start one phone; returns its successDetails item or raises Refusal (per item)."""
         now = self.now()
         phone = self.phone(phone_id)
@@ -147,7 +149,9 @@ class Cloud:
                 raise Refusal(self.rng.choice(faults.start_fail_codes))
             stuck = self.chance("stuck_starting", faults.stuck_starting)
             broken = self.chance("adb_never_ready", faults.adb_never_ready)
-            phone.boot(now, self.config.boot_time_s, stuck=stuck, adb_broken=broken)
+            phone.boot(
+                now, self.config.boot_time_s, stuck=stuck, adb_broken=broken, energy_saving=energy_saving
+            )
             phone.live_token = f"{self.rng.getrandbits(64):016x}"
         else:
             phone.stop_done_at = None  # a start during shutdown keeps it up

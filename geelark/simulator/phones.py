@@ -4,7 +4,8 @@
     (stuck boots never leave STARTING; EXPIRED is terminal)
 
 Billing: every boot is one session, billed per started minute, rounded up, from the start
-call until the phone is down.
+call until the phone is down. A phone started with ``energySavingMode`` 1 shuts itself down after
+30 simulated minutes without an API or device call naming it (and its billing ends there).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from geelark.status import PhoneStatus
+
+ENERGY_SAVING_IDLE_S = 30 * 60.0
 
 
 @dataclass
@@ -35,6 +38,9 @@ class SimPhone:
     live_token: str = ""
     files: list[str] = field(default_factory=list)
     running_task: str = ""  # id of the publishing task running on it (blocks /phone/stop: 43005)
+    energy_saving: bool = False  # started with energySavingMode 1: shuts down after 30 idle minutes
+    last_active_at: float = 0.0  # the last API or device call naming it
+    auto_stops: int = 0
 
     def advance(self, now: float) -> None:
         """Apply every transition that is due at ``now``."""
@@ -42,8 +48,16 @@ class SimPhone:
             self.status = PhoneStatus.RUNNING
         if self.stop_done_at is not None and now >= self.stop_done_at:
             self.shut_down(self.stop_done_at)
+        idle_end = self.last_active_at + ENERGY_SAVING_IDLE_S
+        if self.energy_saving and self.is_up and not self.running_task and now >= idle_end:
+            self.shut_down(idle_end)  # GeeLark's energySavingMode: nobody used it for 30 minutes
+            self.auto_stops += 1
 
-    def boot(self, now: float, boot_time_s: float, *, stuck: bool, adb_broken: bool) -> None:
+    def boot(
+        self, now: float, boot_time_s: float, *, stuck: bool, adb_broken: bool, energy_saving: bool = False
+    ) -> None:
+        self.energy_saving = energy_saving
+        self.last_active_at = now
         self.status = PhoneStatus.STARTING
         self.boot_done_at = None if stuck else now + boot_time_s
         self.stop_done_at = None
@@ -104,6 +118,8 @@ class SimPhone:
             "boots": self.boots,
             "stopping": self.stop_done_at is not None,
             "task": self.running_task or None,
+            "energySaving": self.energy_saving,
+            "autoStops": self.auto_stops,
         }
 
     def to_list_item(self) -> dict[str, Any]:

@@ -52,6 +52,11 @@ def status_lines(report: StatusReport) -> list[str]:
         out.append(
             f"Run: ACTIVE (orchestrator PID {run.pid}{started}{', simulated' if run.simulate else ''})"
         )
+        if run.phones_started:
+            out.append(
+                f"  phones started: {run.phones_started}, {run.phones_auto_stop} with GeeLark's"
+                " energySavingMode (they stop themselves after 30 idle minutes)"
+            )
     else:
         out.append("Run: none active")
     out += (

@@ -142,6 +142,7 @@ def finish(run: Run, fleet: Fleet | None, ended_by: RunEnd) -> RunResult:
         phones_left_running=tuple(r.serial_name or r.phone_id for r in phones.results if not r.stopped),
         notes=tuple(notes),
         simulated_clock=run.queue_clock.simulated,
+        phone_starts=_tolerant(run, [], "the phones ledger could not be read ({})", _starts, run) or (0, 0),
     )
     files = _tolerant(run, [], "the batch report could not be written ({})", write_report_files, report, logs)
     return RunResult(report, files, exit_code_for(report, ended_by), phones)
@@ -159,6 +160,10 @@ def _tolerant(run: Run, notes: list[str], note: str, step: Callable[..., T], *ar
         run.say(f"WARNING: {text}")
         notes.append(text)
         return None
+
+
+def _starts(run: Run) -> tuple[int, int]:
+    return run.run_dir.phone_starts_since(run.started_at)
 
 
 def _release(run: Run) -> None:

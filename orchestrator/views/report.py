@@ -75,6 +75,8 @@ class BatchReport:
     notes: tuple[str, ...]
     results: tuple[JobResult, ...]
     simulated_clock: bool = False  # a dry run: every time above is its simulated clock's
+    phones_started: int = 0
+    phones_auto_stop: int = 0  # of those, started with GeeLark's energySavingMode (stop when idle)
 
 
 def in_run(job: Job, started_at: datetime) -> bool:
@@ -116,6 +118,7 @@ def build_report(
     phones_left_running: tuple[str, ...] = (),
     notes: tuple[str, ...] = (),
     simulated_clock: bool = False,
+    phone_starts: tuple[int, int] = (0, 0),
 ) -> BatchReport:
     """The report of one run from the queue as it is at the end."""
     jobs = [j for j in snapshot.jobs if in_run(j, started_at)]
@@ -138,6 +141,8 @@ def build_report(
         notes=notes,
         results=tuple(job_result(j, logs_dir, log_files) for j in jobs),
         simulated_clock=simulated_clock,
+        phones_started=phone_starts[0],
+        phones_auto_stop=phone_starts[1],
     )
 
 
@@ -157,6 +162,11 @@ def summary_lines(report: BatchReport) -> list[str]:
         f"retrying {c['retrying']}  pending {c['pending']}  claimed {c['claimed']}",
         f"Success rate: {rate}   Billed phone minutes: {billed}",
     ]
+    if report.phones_started:
+        lines.append(
+            f"Phones started: {report.phones_started}, {report.phones_auto_stop} of them with GeeLark's"
+            " energySavingMode (they stop themselves after 30 idle minutes)"
+        )
     if report.phones_left_running:
         lines.append("PHONES STILL RUNNING (stop them!): " + ", ".join(report.phones_left_running))
     lines.extend(f"Note: {note}" for note in report.notes)

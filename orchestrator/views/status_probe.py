@@ -41,6 +41,7 @@ def current_status(
         alive_workers=alive,
         run=run,
         run_active=run is not None,
+        phone_starts=run_dir.phone_starts_since(run.started_at) if run is not None else (0, 0),
         phones=phones_probe(ours) if phones_probe is not None else None,
     )
 

@@ -112,6 +112,8 @@ class RunStatus:
     pid: int | None
     started_at: datetime | None
     simulate: bool
+    phones_started: int = 0  # by this run (phones ledger)
+    phones_auto_stop: int = 0  # of those, with GeeLark's energySavingMode
 
 
 @dataclass(frozen=True)
@@ -282,6 +284,7 @@ def build_status(
     run: RunInfo | None,
     run_active: bool,
     phones: PhonesView | None,
+    phone_starts: tuple[int, int] = (0, 0),
 ) -> StatusReport:
     """The whole report; every input is plain data gathered by the caller."""
     accounts = build_accounts(snapshot, now, policy)
@@ -300,6 +303,8 @@ def build_status(
             pid=run.process.pid if run and run_active else None,
             started_at=run.started_at if run and run_active else None,
             simulate=bool(run and run.simulate and run_active),
+            phones_started=phone_starts[0] if run_active else 0,
+            phones_auto_stop=phone_starts[1] if run_active else 0,
         ),
         phones=phones,
     )

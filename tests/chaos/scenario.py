@@ -9,6 +9,7 @@ while the kills happen). The drain runs at the end lift nothing: they stop when 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import random
@@ -44,6 +45,7 @@ class ChaosPlan:
     outage_segment: int = 1  # in this segment (0-based) GeeLark's API goes down for a while
     outage_after_s: float = 3.0
     outage_s: float = 8.0
+    hard_kill: bool = True  # before the drains: kill a run and all it started at once, no clean-up
     seed: int | None = None
 
 
@@ -70,7 +72,7 @@ class WorkerKill:
 class RunEnd:
     number: int
     exit_code: int
-    how: str  # "sigkill", "interrupt", "drain"
+    how: str  # "sigkill", "interrupt", "hard-kill", "drain"
     stop_s: float | None  # interrupt: seconds from SIGINT to exit
 
 
@@ -99,7 +101,16 @@ class ChaosRecord:
     leaked_servers: list[LeakedServer] = field(default_factory=list)
     left_in_folder: list[str] = field(default_factory=list)  # processes working in the run's folder
     outages: list[Outage] = field(default_factory=list)
+    hard_kill: HardKill | None = None
     duration_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class HardKill:
+    """A run and everything it started were SIGKILLed at once; its phones had to stop themselves."""
+
+    phones_up: tuple[str, ...]  # running when everything was killed
+    sim_s_until_all_down: float | None  # simulated seconds until the last of them was down
 
 
 @dataclass(frozen=True)
@@ -293,6 +304,39 @@ def is_dead(ref: ProcessRef) -> bool:
     return not ref.is_alive()
 
 
+def kill_everything(fleet: Fleet, record: ChaosRecord) -> HardKill:
+    """Start a run, let phones come up, then SIGKILL the orchestrator, its workers and their servers
+    at once (a power cut of the operator's PC, as far as the cloud can tell): no process is left to
+    stop the phones, so GeeLark's energySavingMode must."""
+    run = start_run(fleet)
+    assert fleet.simulator is not None
+    simulator = fleet.simulator
+    wait_for(partial(phones_up, fleet), 60, "phones to come up")
+    tree = [psutil.Process(run.pid), *psutil.Process(run.pid).children(recursive=True)]
+    record.processes |= {ref for ref in (ProcessRef.of(p.pid) for p in tree) if ref is not None}
+    for proc in tree:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.kill()
+    run.wait(timeout=10)
+    record.runs.append(RunEnd(len(fleet.runs), run.returncode, "hard-kill", None))
+    up = phones_up(fleet)
+    killed_at = float(simulator.state()["simTime"])
+    down_at = wait_for(partial(all_down_at, fleet), 60, "the phones to stop themselves")
+    return HardKill(tuple(up), down_at - killed_at)
+
+
+def phones_up(fleet: Fleet) -> list[str]:
+    assert fleet.simulator is not None
+    return [p["serialName"] for p in fleet.simulator.state()["phones"] if p["status"] != 2]
+
+
+def all_down_at(fleet: Fleet) -> float | None:
+    """The simulator's time once no phone is up (None while some still run)."""
+    assert fleet.simulator is not None
+    state = fleet.simulator.state()
+    return float(state["simTime"]) if all(p["status"] == 2 for p in state["phones"]) else None
+
+
 def resumed(fleet: Fleet, run_number: int) -> bool:
     return "GeeLark answers again" in fleet.console(run_number)
 
@@ -346,6 +390,8 @@ def run_chaos(fleet: Fleet, plan: ChaosPlan, grace_s: float) -> ChaosRecord:
                 record.interrupts += 1
                 record.runs.append(RunEnd(number, code, "interrupt", time.monotonic() - asked))
                 record.parses.append(check_parse(fleet, f"Ctrl+C of the orchestrator (run {number})"))
+        if plan.hard_kill:  # the operator still lifts blocks: some accounts must have work
+            record.hard_kill = kill_everything(fleet, record)
         watcher.operator.clear()
         for _ in range(plan.drain_runs):
             run = fleet.start_run()

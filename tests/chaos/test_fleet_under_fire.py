@@ -156,6 +156,14 @@ def figures(o: ChaosOutcome) -> list[str]:
             f"GeeLark outage: {(x.end - x.start).total_seconds():.0f}s during run {x.run_number}"
             for x in r.outages
         ),
+        *(
+            [
+                f"hard kill of everything: {len(r.hard_kill.phones_up)} phones up, all stopped themselves"
+                f" after {(r.hard_kill.sim_s_until_all_down or 0) / 60:.1f} simulated minutes"
+            ]
+            if r.hard_kill
+            else []
+        ),
     ]
 
 
@@ -166,7 +174,7 @@ def test_the_whole_plan_was_carried_out(chaos: ChaosOutcome) -> None:
     assert len(r.worker_kills) >= 30
     assert r.orchestrator_kills == 2
     assert r.interrupts == 1
-    assert [e.how for e in r.runs][:4] == ["sigkill", "sigkill", "interrupt", "drain"]
+    assert [e.how for e in r.runs][:5] == ["sigkill", "sigkill", "interrupt", "hard-kill", "drain"]
 
 
 def test_the_csv_parsed_after_every_kill_with_no_row_lost_or_duplicated(chaos: ChaosOutcome) -> None:
@@ -267,7 +275,8 @@ def test_status_json_the_batch_report_and_the_csv_agree(chaos: ChaosOutcome) -> 
     assert chaos.status["counts"] == {s: csv_counts.get(s, 0) for s in chaos.status["counts"]}
     assert chaos.status["total"] == len(chaos.final.jobs)
     assert chaos.status["run"]["active"] is False
-    assert len(chaos.reports) == len(chaos.fleet.runs) - chaos.record.orchestrator_kills
+    killed = sum(1 for e in chaos.record.runs if e.how in ("sigkill", "hard-kill"))  # no report from those
+    assert len(chaos.reports) == len(chaos.fleet.runs) - killed
     final = chaos.reports[-1]
     reported = {r["job_id"]: r["status"] for r in final["results"]}
     assert reported == {j: chaos.statuses[j] for j in reported}
@@ -327,6 +336,15 @@ def test_a_geelark_outage_was_waited_out_and_charged_no_job(chaos: ChaosOutcome)
     ]
     charged = [e for e in during if e.get("op") == "record" and e.get("error_type") in GEELARK_TROUBLE]
     assert charged == []
+
+
+def test_after_a_hard_kill_of_everything_every_phone_stops_itself_within_30_simulated_minutes(
+    chaos: ChaosOutcome,
+) -> None:
+    kill = chaos.record.hard_kill
+    assert kill is not None and kill.phones_up, "no phone was running when everything was killed"
+    assert kill.sim_s_until_all_down is not None
+    assert kill.sim_s_until_all_down <= 31 * 60  # 30 idle minutes (+ the last call's moment)
 
 
 def test_the_figures_are_printed(chaos: ChaosOutcome, pytestconfig: pytest.Config) -> None:
