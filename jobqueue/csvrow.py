@@ -11,15 +11,18 @@ spreadsheet shows it as text; one leading ``'`` is removed on read, so every tex
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from operator import itemgetter
 
 from jobqueue.daily import localize, to_zone
 from jobqueue.model import Job, JobStatus
+
+BOM_BYTES = codecs.BOM_UTF8
 
 SEED_COLUMNS = (
     "job_id", "account", "video_path", "caption", "status", "worker_id", "claimed_at",
@@ -230,3 +233,12 @@ def job_from_cells(
     Decoding many records of one layout: build one ``RowDecoder`` and call it per record.
     """
     return RowDecoder(layout, timezone, default_max_attempts)(cells)
+
+
+def encode_file(
+    layout: Layout, jobs: Sequence[Job], extras: Mapping[str, Sequence[str]], timezone: str | None
+) -> bytes:
+    """A whole progress file (BOM, header, every row) in ``layout``; ``extras`` by job id."""
+    blank = ("",) * len(layout.extra_positions)
+    rows = [encode_cells(job_cells(job, extras.get(job.job_id, blank), layout, timezone)) for job in jobs]
+    return b"".join([BOM_BYTES, encode_cells(layout.header), *rows])

@@ -9,9 +9,11 @@ changed rows and replaces the whole file atomically (``fileio.atomic_write``).
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import threading
+import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,17 +25,22 @@ import filelock
 
 from jobqueue.claimindex import ClaimIndex
 from jobqueue.csvfile import BOM, ParsedFile, Row, RowReader, empty_file, parse_file, reparse
-from jobqueue.csvrow import Layout, encode_cells, job_cells
-from jobqueue.errors import LockTimeout
+from jobqueue.csvrow import Layout, encode_cells, encode_file, job_cells
+from jobqueue.edits import add_edits
+from jobqueue.errors import CorruptProgressFile, LockTimeout
 from jobqueue.fileio import REPLACE_RETRY_DELAYS_S, atomic_write, read_bytes, remove_stale_temps
-from jobqueue.journal import Journal, account_entries, job_entry, journal_path, seed_entry
+from jobqueue.journal import Journal, account_entries, edit_entry, job_entry, journal_path, seed_entry
 from jobqueue.model import AccountsState, Claim, Job, JobStatus, NewJob, Outcome, QueueSnapshot, SeedResult
 from jobqueue.policy import QueuePolicy
+from jobqueue.reconcile import reconcile
+from jobqueue.seal import Seal, changed_outside, read_seal, record_seal, reference_version
 from jobqueue.sidecar import decode_accounts, encode_accounts, sidecar_path
 from jobqueue.store import DEFAULT_REQUEUE
 from jobqueue.table import JobTable
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+SETTLE_S, SETTLE_POLL_S = 3.0, 0.2  # how long a half-written outside save is given to be complete
 BARRIER_OPERATIONS = frozenset({"checkpoint", "seed", "requeue", "block_account", "unblock_account"})
 # filelock polls with sleeps; its 50 ms default starves waiting workers (research/perf.md).
 LOCK_POLL_S = (0.001, 0.005)
@@ -159,7 +166,64 @@ class CsvJobStore:
         return _Cache(parsed, jobs, index, claim_index, old.accounts_data, old.accounts)
 
     def _load(self) -> _Cache:
-        return self._refresh(read_bytes(self.path), read_bytes(self.accounts_path))
+        return self._refresh(*self._read_checked())
+
+    def _read_checked(self) -> tuple[bytes | None, bytes | None]:
+        """The two files' bytes, under the lock; a progress file changed by someone else is first
+        reconciled with what the queue last wrote (``jobqueue.reconcile``) and written back."""
+        data = read_bytes(self.path)
+        seal = read_seal(self.path)
+        if data is not None and seal is not None and changed_outside(self.path, data, seal):
+            data = self._reconcile(data, seal)
+        return data, read_bytes(self.accounts_path)
+
+    def _reconcile(self, data: bytes, seal: Seal) -> bytes:
+        data, edited = self._parse_settled(data)
+        last_seen = self._cache.parsed.data if self._cache is not None else None
+        reference = reference_version(self.path, seal, last_seen, self.backup_path)
+        queue_jobs = self._parse_quietly(reference)
+        if queue_jobs is None:  # nothing to compare with: the edit is taken as it is
+            log.warning("%s was changed outside the queue; no earlier version to check it against", self.path)
+            record_seal(self.path, data)
+            return data
+        jobs, kept = reconcile(queue_jobs, [row.job for row in edited.rows])
+        if not kept and jobs == [row.job for row in edited.rows]:
+            log.info("%s was saved outside the queue; the edit changes nothing the queue owns", self.path)
+            record_seal(self.path, data)
+            return data
+        extras = {row.job.job_id: row.extras for row in edited.rows}
+        merged = encode_file(edited.layout, jobs, extras, self.policy.timezone)
+        stat = atomic_write(
+            self.path, merged, self.backup_path, self._replace_delays_s, durable=self._durable
+        )
+        record_seal(self.path, merged, stat)
+        now = datetime.now().astimezone()
+        for notice in add_edits(self.path, kept, data, now):
+            log.warning("outside edit of %s: job %s kept (%s)", self.path.name, notice.job_id, notice.why)
+        if self.journal is not None:
+            self.journal.append([edit_entry(k) for k in kept], now)
+        return merged
+
+    def _parse_settled(self, data: bytes) -> tuple[bytes, ParsedFile]:
+        """Parse a file an outside program just wrote; a half-written save (an editor writing in
+        place) is read again after a moment before it is called corrupt."""
+        deadline = time.monotonic() + SETTLE_S
+        while True:
+            try:
+                return data, parse_file(data, self._reader)
+            except CorruptProgressFile:
+                if time.monotonic() >= deadline:
+                    raise
+            time.sleep(SETTLE_POLL_S)
+            data = read_bytes(self.path) or b""
+
+    def _parse_quietly(self, data: bytes | None) -> list[Job] | None:
+        if data is None:
+            return None
+        try:
+            return [row.job for row in parse_file(data, self._reader).rows]
+        except CorruptProgressFile:
+            return None
 
     def _write_rows(self, cache: _Cache, table: JobTable, barrier: bool) -> None:
         parsed = cache.parsed
@@ -180,7 +244,7 @@ class CsvJobStore:
                 rows.append(row)
                 raws.append(row.raw)
         data = b"".join([BOM, header, *raws])
-        atomic_write(
+        stat = atomic_write(
             self.path,
             data,
             self.backup_path,
@@ -188,6 +252,7 @@ class CsvJobStore:
             durable=self._durable,
             sync_directory=barrier,
         )
+        record_seal(self.path, data, stat)
         cache.parsed = ParsedFile(data, layout, header, rows, raws, True)
 
     def _operate(self, name: str, operation: Callable[[JobTable], T], create: bool = False) -> T:
@@ -264,7 +329,7 @@ class CsvJobStore:
     def snapshot(self) -> QueueSnapshot:
         """The jobs and accounts' state; holds the lock only while reading the two files."""
         with self._locked():
-            data, accounts_data = read_bytes(self.path), read_bytes(self.accounts_path)
+            data, accounts_data = self._read_checked()
         with self._thread_lock:
             try:
                 cache = self._refresh(data, accounts_data)

@@ -107,8 +107,10 @@ def atomic_write(
     sleep: Callable[[float], None] = time.sleep,
     durable: bool = True,
     sync_directory: bool = True,
-) -> None:
+) -> os.stat_result:
     """Replace ``path`` with ``data`` atomically; FileBusy (file untouched) if it stays locked.
+    Returns the new file's stat, taken before the rename: it is the file this call wrote even if
+    another program replaced it a moment later.
 
     ``durable`` fsyncs the data, so the new name never points at unwritten bytes after a power cut;
     ``sync_directory`` (with ``durable``) also fsyncs the folder, so the rename itself is on disk
@@ -121,6 +123,7 @@ def atomic_write(
             handle.flush()
             if durable:
                 os.fsync(handle.fileno())
+            written = os.fstat(handle.fileno())
         if backup is not None:
             _keep_backup(path, backup)
         _replace_with_retries(temp, path, retry_delays_s, sleep)
@@ -129,3 +132,4 @@ def atomic_write(
             temp.unlink()
     if durable and sync_directory:
         _fsync_directory(path.parent)
+    return written

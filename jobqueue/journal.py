@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from jobqueue.model import AccountsState, Job
+from jobqueue.reconcile import Kept
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,17 @@ def job_entry(op: str, job: Job) -> dict[str, Any]:
         "checkpoint": job.checkpoint_at is not None,
         "retry_at": _iso(job.retry_at),
         "error_type": job.error_type,
+    }
+
+
+def edit_entry(kept: Kept) -> dict[str, Any]:
+    """A row an outside edit of the progress file could not change (see jobqueue.reconcile)."""
+    return {
+        "op": "edit_kept",
+        "job": kept.job_id,
+        "status": kept.queue_status,
+        "edited_status": kept.edited_status,
+        "why": kept.why,
     }
 
 

@@ -66,7 +66,16 @@ def status_lines(report: StatusReport) -> list[str]:
         + _failures(report)
         + _workers(report)
     )
-    out += _phones(report)
+    out += _phones(report) + _edits(report)
+    return out
+
+
+def _edits(report: StatusReport) -> list[str]:
+    if not report.outside_edits:
+        return []
+    out = ["", "Outside edits of the progress file the queue did not take (newest first):"]
+    for n in report.outside_edits:
+        out.append(f"  {n.at[:19]} job {n.job_id}: kept {n.queue_status} (edit: {n.edited_status}) - {n.why}")
     return out
 
 

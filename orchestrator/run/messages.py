@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from jobqueue.edits import read_edits
 from jobqueue.outlook import Outlook
 from orchestrator.run.context import Run
 from orchestrator.views.progress import format_duration
@@ -30,3 +31,18 @@ def disk_full(run: Run, why: str) -> RunEnd:
         " (the queue is kept and the next run recovers where this one stopped)."
     )
     return RunEnd.DISK_FULL
+
+
+def say_outside_edits(run: Run, seen: set[tuple[str, str]]) -> None:
+    """Say each row an outside edit of the progress file could not change (once per edit and job)."""
+    for notice in reversed(read_edits(run.settings.paths.progress_file)):
+        key = (notice.edit, notice.job_id)
+        if key in seen:
+            continue
+        seen.add(key)
+        if notice.at >= run.started_at.isoformat():
+            run.say(
+                f"WARNING: {run.settings.paths.progress_file.name} was saved by another program;"
+                f" job {notice.job_id} kept as {notice.queue_status} (the edit said"
+                f" {notice.edited_status}): {notice.why}"
+            )

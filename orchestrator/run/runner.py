@@ -20,7 +20,7 @@ from orchestrator.run import supervision as sv
 from orchestrator.run.cloud import OutageWatch, geelark_down
 from orchestrator.run.context import Run
 from orchestrator.run.fleet import Fleet, Spawner, WorkerLaunch
-from orchestrator.run.messages import disk_full, say_next_allowed
+from orchestrator.run.messages import disk_full, say_next_allowed, say_outside_edits
 from orchestrator.run.preflight import DISK_CHECK_EVERY_S, is_disk_full, low_disk
 from orchestrator.run.recovery import (
     recover_claims,
@@ -84,6 +84,7 @@ def supervise(run: Run, fleet: Fleet) -> RunEnd:
 @dataclass
 class LoopState:
     outage: OutageWatch = field(default_factory=OutageWatch)
+    edits_seen: set[tuple[str, str]] = field(default_factory=set)
     next_disk_check: float = 0.0
     last_spawn: float = -1e9
     last_line: str = ""
@@ -112,7 +113,8 @@ def tick(run: Run, fleet: Fleet, loop: LoopState) -> RunEnd | None:
     if o.follow and mono >= run.next_seed_at:
         seed(run, quiet=True, store=run.loop_store)  # --follow picks up what posting-scheduler adds meanwhile
         run.next_seed_at = mono + FOLLOW_SEED_EVERY_S
-    snapshot = run.loop_store.snapshot()
+    snapshot = run.loop_store.snapshot()  # reconciles an outside edit first, if there was one
+    say_outside_edits(run, loop.edits_seen)
     outlook = work_outlook(snapshot, now, run.store.policy)
     if fleet.given_up() and not outlook.finished():
         return RunEnd.WORKERS_FATAL

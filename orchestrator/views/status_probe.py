@@ -7,11 +7,14 @@ from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
 
 from geelark.errors import GeeLarkError
+from jobqueue.edits import read_edits
 from orchestrator.adapters.geelark_api import billed_minutes, client_settings, simulator_url_of, status_name
 from orchestrator.adapters.queue_store import open_store
 from orchestrator.views.status_report import PhoneLine, PhonesView, StatusReport, build_status
 from runtime.settings import Settings
 from runtime.state import RunDir, RunInfo
+
+RECENT_EDITS = 10
 
 
 def current_status(
@@ -42,6 +45,7 @@ def current_status(
         run=run,
         run_active=run is not None,
         phone_starts=run_dir.phone_starts_since(run.started_at) if run is not None else (0, 0),
+        outside_edits=read_edits(settings.paths.progress_file)[:RECENT_EDITS],
         phones=phones_probe(ours) if phones_probe is not None else None,
     )
 

@@ -7,11 +7,13 @@ what GeeLark says; `build_status` only combines them, so it is fast at 10k rows 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 
+from jobqueue.edits import EditNotice
 from jobqueue.gate import WaitReason
 from jobqueue.model import JobStatus, QueueSnapshot
 from jobqueue.outlook import AccountOutlook, accounts_outlook
@@ -149,6 +151,7 @@ class StatusReport:
     run: RunStatus
     phones: PhonesView | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    outside_edits: tuple[EditNotice, ...] = ()  # rows the queue kept against edits of the file
 
 
 def _age(now: datetime, then: datetime | None) -> float:
@@ -285,6 +288,7 @@ def build_status(
     run_active: bool,
     phones: PhonesView | None,
     phone_starts: tuple[int, int] = (0, 0),
+    outside_edits: Sequence[EditNotice] = (),
 ) -> StatusReport:
     """The whole report; every input is plain data gathered by the caller."""
     accounts = build_accounts(snapshot, now, policy)
@@ -307,4 +311,5 @@ def build_status(
             phones_auto_stop=phone_starts[1] if run_active else 0,
         ),
         phones=phones,
+        outside_edits=tuple(outside_edits),
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import random
@@ -27,7 +29,7 @@ CHURN_POLICY = QueuePolicy(
 )
 
 
-def claim_and_complete(path: str, worker_id: int, log_path: str) -> None:
+def claim_and_complete(path: str, worker_id: int, log_path: str, work_s: float = 0.0) -> None:
     """Claim and complete zero-duration jobs until none is left; log events taken under the lock.
 
     No deadline of its own: however slow the machine, it works until the queue is empty (the test's
@@ -48,6 +50,9 @@ def claim_and_complete(path: str, worker_id: int, log_path: str) -> None:
         now = datetime.now(UTC)
         claim = store.claim_next(worker_id, os.getpid(), now)
         if claim is not None:
+            if work_s:
+                store.checkpoint(claim, now)
+                time.sleep(work_s)  # the post itself: its claim is open meanwhile
             store.record(claim, Outcome(OutcomeKind.SUCCESS), now)
             continue
         counts = store.snapshot().counts()
@@ -86,3 +91,27 @@ def churn_forever(store: CsvJobStore, seed: int, running: EventLike) -> None:
             store.record(
                 claim, Outcome(OutcomeKind.RETRYABLE, "element_missing", "x" * rng.randrange(80)), now
             )
+
+
+def save_stale_copies(path: str, saves: int, seed: int, log_path: str) -> None:
+    """The operator with Excel, again and again: read the file, wait while the workers go on, mark
+    one job that was pending in that copy as failed, and save the old copy over the file."""
+    rng = random.Random(seed)
+    target = Path(path)
+    marked: list[str] = []
+    for _ in range(saves):
+        stale = target.read_bytes()
+        time.sleep(rng.uniform(0.05, 0.3))
+        rows = list(csv.reader(io.StringIO(stale.decode("utf-8-sig"), newline="")))
+        status = rows[0].index("status")
+        pending = [row for row in rows[1:] if row[status] == "pending"]
+        if pending:
+            row = rng.choice(pending)
+            row[status] = "failed"
+            marked.append(row[0])
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerows(rows)
+        temp = target.with_name(target.name + ".~excel")
+        temp.write_text(out.getvalue(), encoding="utf-8")
+        os.replace(temp, target)
+    Path(log_path).write_text(json.dumps(marked))

@@ -164,3 +164,21 @@ def test_a_run_with_only_planned_posts_ends_and_says_when_the_next_is_allowed(wo
     assert f"; acct1: window {window}, spacing 0s, 1 a day). Run again then" in said
     assert said.count("The next post is allowed") == 1
     assert "or use --follow to keep waiting" in said
+
+
+def test_status_says_which_rows_an_outside_save_could_not_change(
+    workdir: Workdir, console: InProcess
+) -> None:
+    workdir.seed(jobs=2, accounts=2)
+    path = workdir.path / "parallel_progress.csv"
+    stale = path.read_bytes()
+    store = workdir.store()
+    claim = store.claim_next(0, 1, datetime.now(UTC))
+    assert claim is not None
+    store.record(claim, Outcome(OutcomeKind.SUCCESS), datetime.now(UTC))
+    path.write_bytes(stale)  # someone saves the old copy over it
+    status = json.loads(console.cli("--status", "--json").stdout)
+    assert [(e["job_id"], e["queue_status"], e["edited_status"]) for e in status["outside_edits"]] == [
+        (claim.job.job_id, "success", "pending")
+    ]
+    assert f"job {claim.job.job_id}: kept success (edit: pending)" in console.cli("--status").stdout
