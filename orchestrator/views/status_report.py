@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
@@ -22,6 +22,9 @@ from runtime.logs import job_dir
 from runtime.state import Heartbeat, RunInfo
 
 FAILURES_PER_TYPE = 5
+EARLIEST = datetime.min.replace(
+    tzinfo=UTC
+)  # sorts before any real time (datetime.min.astimezone() can overflow)
 
 
 class AccountState(StrEnum):
@@ -240,7 +243,7 @@ def build_retries(snapshot: QueueSnapshot, accounts: tuple[AccountStatus, ...]) 
         for j in snapshot.jobs
         if j.status is JobStatus.RETRYING
     ]
-    return tuple(sorted(retries, key=lambda r: (r.due_at is not None, r.due_at or datetime.min.astimezone())))
+    return tuple(sorted(retries, key=lambda r: (r.due_at is not None, r.due_at or EARLIEST)))
 
 
 def evidence_dir(logs_dir: Path, job_id: str) -> str:
@@ -253,7 +256,7 @@ def build_failures(snapshot: QueueSnapshot, logs_dir: Path) -> tuple[FailureGrou
     groups: dict[str, list[FailureStatus]] = defaultdict(list)
     recent = sorted(
         (j for j in snapshot.jobs if j.status in (JobStatus.FAILED, JobStatus.REVIEW)),
-        key=lambda j: j.completed_at or j.claimed_at or datetime.min.astimezone(),
+        key=lambda j: j.completed_at or j.claimed_at or EARLIEST,
         reverse=True,
     )
     for job in recent:

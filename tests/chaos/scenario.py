@@ -102,6 +102,8 @@ class ChaosRecord:
     left_in_folder: list[str] = field(default_factory=list)  # processes working in the run's folder
     outages: list[Outage] = field(default_factory=list)
     hard_kill: HardKill | None = None
+    editor_saves: list[str] = field(default_factory=list)  # "stale" or "in place", in order
+    editor_marked: set[str] = field(default_factory=set)  # jobs its copies marked failed by hand
     duration_s: float = 0.0
 
 
@@ -206,6 +208,58 @@ class Watcher(threading.Thread):
     def halt(self) -> None:
         self.halted.set()
         self.join(timeout=10)
+
+
+class Editor(threading.Thread):
+    """The operator with a spreadsheet open during the run: every few seconds it reads the progress
+    file, waits while the fleet goes on, marks one job that was pending in its copy as failed and
+    saves that (now stale) copy over the file; every third save writes it in place, in two halves,
+    as some editors do. The queue must keep what it owns (tests: no double post, no double claim)."""
+
+    def __init__(self, fleet: Fleet, record: ChaosRecord, rng: random.Random, every_s: float = 4.0) -> None:
+        super().__init__(name="chaos-editor", daemon=True)
+        self.fleet, self.record, self.rng, self.every_s = fleet, record, rng, every_s
+        self.halted = threading.Event()
+
+    def run(self) -> None:
+        while not self.halted.wait(self.every_s):
+            path = self.fleet.progress_file
+            stale = path.read_bytes()
+            if self.halted.wait(self.rng.uniform(1.0, 3.0)):
+                return
+            edited, marked = mark_one_pending_failed(stale, self.rng)
+            self.record.editor_marked |= marked
+            if len(self.record.editor_saves) % 3 == 2:
+                with open(path, "r+b") as handle:  # in place: readers may see half of it
+                    handle.write(edited[: len(edited) // 2])
+                    handle.flush()
+                    time.sleep(0.2)
+                    handle.write(edited[len(edited) // 2 :])
+                    handle.truncate()
+                self.record.editor_saves.append("in place")
+            else:
+                temp = path.with_name(path.name + ".~excel")
+                temp.write_bytes(edited)
+                temp.replace(path)
+                self.record.editor_saves.append("stale")
+
+    def halt(self) -> None:
+        self.halted.set()
+        self.join(timeout=15)
+
+
+def mark_one_pending_failed(data: bytes, rng: random.Random) -> tuple[bytes, set[str]]:
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+    status = rows[0].index("status")
+    pending = [row for row in rows[1:] if row[status] == "pending"]
+    marked: set[str] = set()
+    if pending:
+        row = rng.choice(pending)
+        row[status] = "failed"
+        marked.add(row[0])
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)  # as a spreadsheet saves: no BOM, LF
+    return out.getvalue().encode("utf-8"), marked
 
 
 def check_parse(fleet: Fleet, after: str) -> ParseCheck:
@@ -360,6 +414,8 @@ def run_chaos(fleet: Fleet, plan: ChaosPlan, grace_s: float) -> ChaosRecord:
     watcher = Watcher(fleet, record, plan.max_blocked)
     watcher.operator.set()
     watcher.start()
+    editor = Editor(fleet, record, random.Random(rng.random()))
+    editor.start()
     started = time.monotonic()
     try:
         for n, kills in enumerate(kills_per_segment(plan)):
@@ -390,6 +446,7 @@ def run_chaos(fleet: Fleet, plan: ChaosPlan, grace_s: float) -> ChaosRecord:
                 record.interrupts += 1
                 record.runs.append(RunEnd(number, code, "interrupt", time.monotonic() - asked))
                 record.parses.append(check_parse(fleet, f"Ctrl+C of the orchestrator (run {number})"))
+        editor.halt()
         if plan.hard_kill:  # the operator still lifts blocks: some accounts must have work
             record.hard_kill = kill_everything(fleet, record)
         watcher.operator.clear()
@@ -400,6 +457,7 @@ def run_chaos(fleet: Fleet, plan: ChaosPlan, grace_s: float) -> ChaosRecord:
             if nothing_due(fleet):
                 break
     finally:
+        editor.halt()
         watcher.halt()
         watcher.sample()
         record.duration_s = time.monotonic() - started

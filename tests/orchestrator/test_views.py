@@ -150,3 +150,9 @@ def test_status_and_report_point_at_the_folder_the_worker_writes_for_any_job_id(
     )  # fmt: skip
     assert report.failures[0].recent[0].evidence == str(attempt.folder)
     assert find_job_logs(tmp_path, [job_id]) == {job_id: str(attempt.folder / "attempt_1.log")}
+
+
+def test_a_job_failed_by_hand_without_any_time_is_listed_not_a_crash() -> None:
+    by_hand = job("hand", "a1", JobStatus.FAILED)  # an operator set it in Excel: no claimed/completed time
+    report = status_of(snapshot(by_hand, done("d", "a2", JobStatus.FAILED)))
+    assert {f.job_id for g in report.failures for f in g.recent} == {"hand", "d"}
