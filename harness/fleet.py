@@ -47,7 +47,6 @@ class FleetConfig:
     restart_backoff_s: float = 0.2
     start_stagger_s: float = 0.1
     heartbeat_timeout_s: float = 30.0
-    claim_lease_s: float = 30.0
     backoff_base_s: float = 0.3
     backoff_cap_s: float = 1.0
     infra_cooldown_s: float = 0.5
@@ -75,7 +74,6 @@ max_attempts = {self.max_attempts}
 backoff_base_s = {self.backoff_base_s}
 backoff_cap_s = {self.backoff_cap_s}
 infra_cooldown_s = {self.infra_cooldown_s}
-claim_lease_s = {self.claim_lease_s}
 
 [simulate]
 enabled = true

@@ -61,7 +61,7 @@ class QueueSettings:
     infra_budget: int = 5
     infra_failures_before_cooldown: int = 3
     infra_cooldown_s: float = 1800.0
-    claim_lease_s: float = 120.0
+    claim_lease_s: float = 60.0  # deprecated: [orchestrator] heartbeat_timeout_s (read, with a warning)
     journal: bool = True  # every change also appended to parallel_progress.journal.jsonl
 
 
@@ -134,7 +134,34 @@ class LoadedSettings:
 
 
 # Old keys still read: their value moves to the new key, and the operator is told.
-DEPRECATED = {"queue.daily_limit": "accounts.daily_limit", "queue.timezone": "accounts.timezone"}
+DEPRECATED = {
+    "queue.daily_limit": "accounts.daily_limit",
+    "queue.timezone": "accounts.timezone",
+    "queue.claim_lease_s": "orchestrator.heartbeat_timeout_s",  # one rule: silent this long = gone
+}
+INF = float("inf")
+# (setting, lowest, highest, why): values outside cannot work, and are refused when the file is read.
+RANGES: tuple[tuple[str, float, float, str], ...] = (
+    ("accounts.daily_limit", 1, INF, " (to pause an account, block it: its jobs wait)"),
+    ("orchestrator.workers", 1, 64, ""),
+    ("orchestrator.heartbeat_timeout_s", 5, INF, ""),
+    ("orchestrator.progress_interval_s", 0.1, INF, ""),
+    ("orchestrator.phone_stop_timeout_s", 1, INF, ""),
+    ("orchestrator.start_stagger_s", 0, 60, ""),
+    ("queue.max_attempts", 1, 100, ""),
+    ("queue.backoff_factor", 1, 10, ""),
+    ("queue.infra_budget", 1, 100, ""),
+    ("queue.infra_failures_before_cooldown", 1, 100, ""),
+    ("geelark.rate_limit_per_min", 1, 10_000, ""),
+    ("geelark.timeout_s", 1, 600, ""),
+    ("worker.appium_port_base", 1024, 65000, ""),
+    ("worker.system_port_base", 1024, 65000, ""),
+    ("worker.job_timeout_s", 30, INF, ""),
+    ("worker.phone_boot_timeout_s", 10, INF, ""),
+    ("worker.adb_timeout_s", 5, INF, ""),
+    ("worker.heartbeat_interval_s", 0.05, 60, ""),
+    ("simulate.time_scale", 0.0001, 1, " (simulated seconds per real second: 0.02 runs 50x faster)"),
+)
 
 
 # Environment variables that set a setting (secrets are not settings: see SECRET_ENV).
@@ -287,12 +314,19 @@ def validate(settings: Settings, where: str) -> None:
                 f"{where}: [accounts] timezone {settings.accounts.timezone!r} is not a known IANA time zone "
                 "(examples: Europe/Berlin, America/New_York; leave empty for the machine's zone)"
             ) from None
-    if settings.orchestrator.workers < 1:
-        raise ConfigError(f"{where}: [orchestrator] workers must be at least 1")
-    if settings.queue.max_attempts < 1:
-        raise ConfigError(f"{where}: [queue] max_attempts must be at least 1")
-    if not 1024 <= settings.worker.appium_port_base <= 65000:
-        raise ConfigError(f"{where}: [worker] appium_port_base must be between 1024 and 65000")
+    for dotted, low, high, hint in RANGES:
+        value = _get(settings, dotted)
+        if isinstance(value, int | float) and not low <= value <= high:
+            section, _, key = dotted.partition(".")
+            span = f"at least {low:g}" if high == INF else f"between {low:g} and {high:g}"
+            raise ConfigError(f"{where}: [{section}] {key} = {value!r} cannot work: it must be {span}{hint}")
+    if settings.orchestrator.heartbeat_timeout_s < 3 * settings.worker.heartbeat_interval_s:
+        timeout, beat = settings.orchestrator.heartbeat_timeout_s, settings.worker.heartbeat_interval_s
+        raise ConfigError(
+            f"{where}: [orchestrator] heartbeat_timeout_s = {timeout!r} cannot work with [worker]"
+            f" heartbeat_interval_s = {beat!r}: a live worker would be killed between two beats;"
+            " make it at least 3 beats long"
+        )
 
 
 def settings_to_dict(settings: Settings) -> dict[str, dict[str, Any]]:

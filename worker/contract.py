@@ -199,6 +199,6 @@ def queue_policy(settings: Settings, roster: Roster | None = None) -> QueuePolic
         infra_budget=q.infra_budget,
         infra_failures_before_cooldown=q.infra_failures_before_cooldown,
         infra_cooldown_s=q.infra_cooldown_s,
-        claim_lease_s=q.claim_lease_s,
+        claim_lease_s=settings.orchestrator.heartbeat_timeout_s,
         default_max_attempts=q.max_attempts,
     )

@@ -71,7 +71,6 @@ daily_limit = {daily_limit}
 backoff_base_s = 1
 backoff_cap_s = 3
 infra_cooldown_s = 3
-claim_lease_s = 30
 
 [simulate]
 enabled = true

@@ -82,7 +82,6 @@ daily_limit = 100
 backoff_base_s = 0.5
 backoff_cap_s = 1
 infra_cooldown_s = 1
-claim_lease_s = 30
 
 [simulate]
 enabled = true

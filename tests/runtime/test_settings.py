@@ -102,8 +102,39 @@ def test_the_shipped_example_config_states_exactly_the_defaults() -> None:
     assert every_key - documented <= {
         "queue.daily_limit",  # deprecated: [accounts] daily_limit
         "queue.timezone",  # deprecated: [accounts] timezone
+        "queue.claim_lease_s",  # deprecated: [orchestrator] heartbeat_timeout_s
         "worker.flow_file",
         "simulate.enabled",
         "simulate.phones",
         "orchestrator.simulator_url",
     }
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("[orchestrator]\nheartbeat_timeout_s = 0\n", "[orchestrator] heartbeat_timeout_s = 0.0 cannot work"),
+        ("[accounts]\ndaily_limit = 0\n", "[accounts] daily_limit = 0 cannot work: it must be at least 1"),
+        ("[simulate]\ntime_scale = 0\n", "[simulate] time_scale = 0.0 cannot work: it must be between"),
+        ("[worker]\njob_timeout_s = 5\n", "[worker] job_timeout_s = 5.0 cannot work: it must be at least 30"),
+        (
+            "[orchestrator]\nworkers = 100\n",
+            "[orchestrator] workers = 100 cannot work: it must be between 1 and 64",
+        ),
+        (
+            "[orchestrator]\nheartbeat_timeout_s = 5\n[worker]\nheartbeat_interval_s = 2\n",
+            "a live worker would be killed between two beats",
+        ),
+    ],
+)
+def test_settings_that_cannot_work_are_refused_when_read(tmp_path: Path, text: str, said: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, text))
+    assert said in str(caught.value)
+    assert str(caught.value).startswith(str(tmp_path))
+
+
+def test_the_unused_claim_lease_is_read_as_the_heartbeat_timeout(tmp_path: Path) -> None:
+    loaded = load_settings(write(tmp_path, "[queue]\nclaim_lease_s = 90\n"))
+    assert loaded.settings.orchestrator.heartbeat_timeout_s == 90
+    assert "claim_lease_s is deprecated" in loaded.warnings[0]
