@@ -14,7 +14,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from operator import itemgetter
@@ -23,6 +23,12 @@ from jobqueue.daily import localize, to_zone
 from jobqueue.model import Job, JobStatus
 
 BOM_BYTES = codecs.BOM_UTF8
+# A spreadsheet cell holds at most 32,767 characters (Excel): a longer caption would be cut by the
+# first save in Excel, and no posting app takes one that long anyway (Instagram 2,200, TikTok 4,000).
+MAX_CELL_CHARS = 32_767
+# Python's csv reader refuses fields over 131,072 characters by default; ours never write one
+# (MAX_CELL_CHARS), but a file another program wrote may hold one: read it, then say what is wrong.
+csv.field_size_limit(max(csv.field_size_limit(), 16 * 1024 * 1024))
 
 SEED_COLUMNS = (
     "job_id", "account", "video_path", "caption", "status", "worker_id", "claimed_at",
@@ -242,3 +248,9 @@ def encode_file(
     blank = ("",) * len(layout.extra_positions)
     rows = [encode_cells(job_cells(job, extras.get(job.job_id, blank), layout, timezone)) for job in jobs]
     return b"".join([BOM_BYTES, encode_cells(layout.header), *rows])
+
+
+def safe_csv(rows: Iterable[Sequence[str]]) -> bytes:
+    """Any CSV we write for people to open (quarantine, exports): UTF-8 with BOM, CRLF, and every
+    cell that a spreadsheet could run as a formula escaped (``escape_text``)."""
+    return BOM_BYTES + b"".join(encode_cells([escape_text(str(cell)) for cell in row]) for row in rows)

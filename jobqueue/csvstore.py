@@ -41,7 +41,9 @@ from jobqueue.table import JobTable
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 SETTLE_S, SETTLE_POLL_S = 3.0, 0.2  # how long a half-written outside save is given to be complete
-BARRIER_OPERATIONS = frozenset({"checkpoint", "seed", "requeue", "block_account", "unblock_account"})
+BARRIER_OPERATIONS = frozenset(
+    {"checkpoint", "seed", "requeue", "cancel_account", "block_account", "unblock_account"}
+)
 # filelock polls with sleeps; its 50 ms default starves waiting workers (research/perf.md).
 LOCK_POLL_S = (0.001, 0.005)
 CommitHook = Callable[[str, object], None]
@@ -317,6 +319,10 @@ class CsvJobStore:
     ) -> list[Job]:
         """Move the named (or all) jobs in ``statuses`` (failed/review) back to pending."""
         return self._operate("requeue", lambda t: t.requeue(job_ids, statuses))
+
+    def cancel_account(self, account: str, reason: str, now: datetime) -> list[Job]:
+        """Cancel the account's waiting jobs (failed ``cancelled``); claimed ones are left alone."""
+        return self._operate("cancel_account", lambda t: t.cancel_account(account, reason, now))
 
     def block_account(self, account: str, reason: str, job_id: str, now: datetime) -> None:
         """Block the account until ``unblock_account``."""

@@ -27,6 +27,7 @@ from jobqueue.errors import QueueError
 from jobqueue.posting import AccountRules, PostingWindow, parse_spacing
 
 APPS = ("instagram", "tiktok")
+CAPTION_LIMITS = {"instagram": 2_200, "tiktok": 4_000}  # characters each app accepts in a caption
 EXECUTORS = ("appium", "geelark_task")
 T = TypeVar("T")
 COLUMNS = ("account", "app", "executor", "timezone", "window", "daily_limit", "min_spacing", "note")
@@ -75,6 +76,11 @@ class Roster:
 
     def names(self) -> tuple[str, ...]:
         return tuple(e.name for e in self.entries)
+
+    def app_of(self, name: str, default: str) -> str:
+        """The account's app, or ``default`` (the `[accounts]` app) if it is not listed."""
+        entry = self.get(name)
+        return entry.app if entry is not None else default
 
     def rules(self) -> dict[str, AccountRules]:
         """Per-account posting rules, for ``QueuePolicy(accounts=...)``."""

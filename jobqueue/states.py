@@ -25,6 +25,7 @@ RELEASED_AFTER_CHECKPOINT = "released_after_checkpoint"
 UNCONFIRMED_AFTER_CHECKPOINT = "unconfirmed_after_checkpoint"
 CLAIMABLE = frozenset({JobStatus.PENDING, JobStatus.RETRYING})
 REQUEUEABLE = frozenset({JobStatus.FAILED, JobStatus.REVIEW})
+DUE = frozenset({JobStatus.PENDING, JobStatus.RETRYING})
 
 
 def _require(job: Job, allowed: frozenset[JobStatus] | JobStatus, to: JobStatus) -> None:
@@ -154,4 +155,18 @@ def requeue_job(job: Job) -> Job:
         error_type="",
         attempts=0,
         infra_attempts=0,
+    )
+
+
+def cancel_job(job: Job, now: datetime, reason: str) -> Job:
+    """pending/retrying -> failed ``cancelled`` (its account was removed): the operator's decision,
+    no attempt used; ``requeue`` brings it back."""
+    _require(job, DUE, JobStatus.FAILED)
+    return replace(
+        job,
+        status=JobStatus.FAILED,
+        completed_at=now,
+        retry_at=None,
+        error=reason[:500],
+        error_type="cancelled",
     )

@@ -45,6 +45,8 @@ class JobStore(Protocol):
         self, job_ids: Sequence[str] | None, statuses: Collection[JobStatus] = DEFAULT_REQUEUE
     ) -> list[Job]: ...
 
+    def cancel_account(self, account: str, reason: str, now: datetime) -> list[Job]: ...
+
     def block_account(self, account: str, reason: str, job_id: str, now: datetime) -> None: ...
 
     def unblock_account(self, account: str) -> bool: ...
@@ -106,6 +108,11 @@ class MemoryJobStore:
         """Move the named (or all) jobs in ``statuses`` (failed/review) back to pending."""
         with self._lock:
             return self._table.requeue(job_ids, statuses)
+
+    def cancel_account(self, account: str, reason: str, now: datetime) -> list[Job]:
+        """Cancel the account's waiting jobs (failed ``cancelled``); claimed ones are left alone."""
+        with self._lock:
+            return self._table.cancel_account(account, reason, now)
 
     def block_account(self, account: str, reason: str, job_id: str, now: datetime) -> None:
         """Block the account until ``unblock_account``."""

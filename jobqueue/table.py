@@ -15,6 +15,7 @@ from datetime import datetime
 from jobqueue import accounts as account_rules
 from jobqueue import states
 from jobqueue.claimindex import ClaimIndex
+from jobqueue.csvrow import MAX_CELL_CHARS
 from jobqueue.daily import ensure_aware
 from jobqueue.errors import LostClaim, UnknownJob
 from jobqueue.model import AccountsState, Claim, Job, JobStatus, NewJob, Outcome, SeedResult
@@ -137,6 +138,11 @@ class JobTable:
                 raise ValueError("a job needs a non-empty job_id")
             if new.max_attempts < 1:
                 raise ValueError(f"job {new.job_id!r}: max_attempts must be >= 1")
+            if len(new.caption) > MAX_CELL_CHARS:
+                raise ValueError(
+                    f"job {new.job_id!r}: its caption has {len(new.caption):,} characters; a progress file"
+                    f" cell holds at most {MAX_CELL_CHARS:,} (and no app takes more than 4,000)"
+                )
         added = present = 0
         for new in batch:
             if new.job_id in self.index:
@@ -165,6 +171,14 @@ class JobTable:
             self._put(position, states.requeue_job(self.jobs[position]))
             for position in positions
             if self.jobs[position].status in wanted
+        ]
+
+    def cancel_account(self, account: str, reason: str, now: datetime) -> list[Job]:
+        """Its pending and retrying jobs -> failed ``cancelled``; claimed ones are left to their workers."""
+        return [
+            self._put(position, states.cancel_job(job, ensure_aware(now), reason))
+            for position, job in enumerate(self.jobs)
+            if job.account == account and job.status in states.DUE
         ]
 
     def block_account(self, account: str, reason: str, job_id: str, now: datetime) -> None:

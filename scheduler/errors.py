@@ -15,7 +15,8 @@ SchedulerError
     ├── StateFileCorrupt       not JSON, or a key has the wrong type (names the key)
     ├── LegacyStateFile        the original tool's layout: import it instead of using it
     ├── StateBusy              another posting-scheduler holds the state lock
-    └── StateWriteError        the new state could not be written (the old file is unchanged)
+    ├── StateWriteError        the new state could not be written (the old file is unchanged)
+    └── QueueLost              jobs were seeded, but the progress file is gone or empty
 """
 
 from __future__ import annotations
@@ -148,4 +149,22 @@ class StateWriteError(StateError):
         super().__init__(
             f"could not write {path}: {cause.strerror or cause}; the previous file is unchanged "
             "(close it in any editor holding it open, check free space and permissions, and retry)"
+        )
+
+
+class QueueLost(StateError):
+    """The state says jobs were seeded into the progress file, but it holds none: seeding them again
+    would forget which were posted. Nothing was written."""
+
+    def __init__(self, progress: Path | None, seeded: int, backup: Path | None) -> None:
+        where = str(progress) if progress is not None else "the progress file"
+        restore = (
+            f" Restore it from {backup} (copy it over {where}),"
+            if backup is not None and backup.exists()
+            else " Restore it from a backup,"
+        )
+        super().__init__(
+            f"{seeded} job(s) were seeded into {where}, but it is missing or empty: it was deleted,"
+            f" emptied, or [paths] progress_file points somewhere else.{restore} or check"
+            " the setting; nothing was written."
         )

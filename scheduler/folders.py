@@ -10,6 +10,7 @@ from scheduler.captions import CaptionTable, read_caption_table, read_sidecar_ca
 from scheduler.errors import FolderNotFound, NoVideos
 from scheduler.model import VIDEO_EXTENSIONS, video_key
 
+MAX_CAPTION_CHARS = 4_000  # the longest any supported app takes (TikTok); Instagram takes 2,200
 NOT_CAPTION_FILES = ("progress", "parallel_progress", "batch_results", "import_quarantine")
 _PART_SUFFIX = re.compile(r"^(?P<base>.+)-\d+$")
 
@@ -147,6 +148,12 @@ def _caption_for(video: Path, key: str, captions: CaptionIndex, used: set[str]) 
 
 
 def _checked(video: Path, caption: str, source: str) -> FoundVideo | Skipped:
+    if len(caption) > MAX_CAPTION_CHARS:
+        return Skipped(
+            "",
+            f"its caption ({source}) has {len(caption):,} characters: no app posts more than"
+            f" {MAX_CAPTION_CHARS:,} (TikTok 4,000, Instagram 2,200); shorten it",
+        )
     try:
         with video.open("rb") as handle:
             if not handle.read(1):

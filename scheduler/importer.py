@@ -11,13 +11,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from jobqueue.csvrow import safe_csv
+from jobqueue.fileio import atomic_write
 from scheduler.errors import LegacyStateFile
 from scheduler.legacy_sources import LegacyBundle, read_bundle
 from scheduler.model import (
@@ -33,7 +33,7 @@ from scheduler.model import (
 from scheduler.operations import read_queue
 from scheduler.planning import assign
 from scheduler.progress_rows import Quarantined
-from scheduler.state_io import load_state, save_state, state_lock, utc_now_text, write_text_atomic
+from scheduler.state_io import load_state, save_state, state_lock, utc_now_text
 
 REVIEW_STATUSES = frozenset({"claimed", "in_progress", "verification_pending", "review"})
 WAITING_STATUSES = frozenset({"pending", "retrying", "failed", "skipped"})
@@ -247,9 +247,6 @@ def _local_path(base: Path, original: str) -> str:
 def _write_quarantine(path: Path, rows: list[Quarantined]) -> str | None:
     if not rows:
         return None
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["source", "reason", "raw"])
-    writer.writerows([q.source, q.reason, q.raw] for q in rows)
-    write_text_atomic(path, out.getvalue())
+    data = safe_csv([["source", "reason", "raw"], *([q.source, q.reason, q.raw] for q in rows)])
+    atomic_write(path, data)
     return str(path)

@@ -6,8 +6,10 @@ Every input is checked before anything is written: on any error the state file i
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 
+from jobqueue import CsvJobStore, JobStatus
 from scheduler.accounts import AccountInput, accounts_from_file, plan_accounts
 from scheduler.assign import AssignmentPlan
 from scheduler.errors import NotALegacyFile, NoUsableVideos, ProgressFileUnreadable, UnknownAccount
@@ -51,6 +53,8 @@ class ChangeReport:
     newly_posted: int = 0
     plan: AssignmentPlan = field(default_factory=lambda: AssignmentPlan((), ()))
     saved: bool = False
+    jobs_cancelled: tuple[str, ...] = ()  # queued jobs of removed accounts, now failed "cancelled"
+    jobs_left_claimed: tuple[str, ...] = ()  # being worked on right now: left to their workers
 
 
 def apply_changes(
@@ -92,6 +96,7 @@ def apply_changes(
         changed = state != before
         if changed:
             save_state(state_path, state, stamp)
+        cancelled, claimed = _cancel_queued(progress_path, request.remove_accounts)
     return ChangeReport(
         tuple(reports),
         accounts.to_add,
@@ -101,7 +106,23 @@ def apply_changes(
         newly_posted,
         plan,
         changed,
+        cancelled,
+        claimed,
     )
+
+
+def _cancel_queued(progress_path: Path, accounts: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A removed account posts nothing more: its waiting jobs in the queue are cancelled (failed
+    "cancelled", so a run going on now will not claim them); claimed ones finish with their workers."""
+    if not accounts or not progress_path.is_file():
+        return (), ()
+    store = CsvJobStore(progress_path)
+    now = datetime.now().astimezone()
+    cancelled = [j.job_id for a in accounts for j in store.cancel_account(a, "account removed", now)]
+    claimed = [
+        j.job_id for j in store.snapshot().jobs if j.account in accounts and j.status is JobStatus.CLAIMED
+    ]
+    return tuple(cancelled), tuple(claimed)
 
 
 def _relative(path: str, folder: Path) -> str:

@@ -50,6 +50,12 @@ def change_lines(report: ChangeReport) -> list[str]:
             f"accounts removed: {', '.join(report.accounts_removed)} "
             f"({report.assignments_dropped} unseeded assignment(s) returned to the waiting list)"
         )
+    if report.jobs_cancelled:
+        lines.append(
+            f"queued jobs of removed accounts cancelled (failed 'cancelled'): {len(report.jobs_cancelled)}"
+        )
+    if report.jobs_left_claimed:
+        lines.append("being posted right now, left to finish: " + ", ".join(report.jobs_left_claimed))
     if report.newly_posted:
         lines.append(f"posted ledger: {report.newly_posted} success(es) from the progress file recorded")
     lines.append(f"assigned now: {len(report.plan.given)}; waiting: {len(report.plan.unassigned)}")

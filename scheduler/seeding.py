@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Protocol
 
 from jobqueue import NewJob, QueueSnapshot, SeedResult
+from scheduler.errors import QueueLost
 from scheduler.model import SchedulerState
 from scheduler.planning import QueueJob, assign, mark_seeded, record_successes
 from scheduler.state_io import load_state, save_state, state_lock, utc_now_text
@@ -73,6 +74,10 @@ def seed_progress(state_path: Path, store: SeedTarget, now: str | None = None) -
     with state_lock(state_path):
         before = load_state(state_path)
         jobs = queue_jobs(store.snapshot())
+        seeded = sum(1 for a in before.assignments if a.seeded_at is not None)
+        if seeded and not jobs:
+            path, backup = getattr(store, "path", None), getattr(store, "backup_path", None)
+            raise QueueLost(path, seeded, backup)
         state, newly_posted = record_successes(before, jobs, "progress")
         state, plan = assign(state, {j.job_id: j.status for j in jobs}, stamp)
         new_jobs = jobs_to_seed(state)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from geelark.settings import GeeLarkSettings
 from jobqueue import QueuePolicy
+from jobqueue.roster import Roster
 from runtime.clock import RunClock
 from runtime.platform import ProcessRef
 from runtime.settings import Settings
@@ -39,6 +40,10 @@ class WorkerConfig:
     poll_s: float  # GeeLark status/ADB/upload polling interval
     time_scale: float  # simulated seconds -> real seconds (1.0 for real phones)
     clock: RunClock  # queue time: real, or a dry run's simulated clock
+    roster: Roster  # the accounts list: each account's app (and executor)
+
+    def app_of(self, account: str) -> str:
+        return self.roster.app_of(account, self.settings.accounts.app)
 
     def now(self) -> datetime:
         """The queue's "now" (claims, records, the phones ledger)."""
@@ -89,13 +94,15 @@ def build_config(
     if simulate:
         geelark = geelark.time_scaled(scale, MIN_POLL_S)
     parent = ProcessRef.of(parent_pid) if parent_pid else None
+    roster = load_accounts(settings)
     return WorkerConfig(
         worker_id=worker_id,
         ports=port_plan(worker_id, 0, bases),
         simulate=simulate,
         settings=settings,
         geelark=geelark,
-        policy=queue_policy(settings, load_accounts(settings)),
+        policy=queue_policy(settings, roster),
+        roster=roster,
         parent=parent,
         poll_s=max(MIN_POLL_S, REAL_POLL_S * scale),
         time_scale=scale,

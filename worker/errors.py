@@ -47,6 +47,12 @@ class VideoUnavailable(WorkerError):
     error_type = "video_unavailable"
 
 
+class CaptionTooLong(VideoUnavailable):
+    """The caption is longer than the account's app accepts: the job can never succeed as is."""
+
+    error_type = "caption_too_long"
+
+
 class JobError(WorkerError):
     """A job-level failure worth another attempt."""
 

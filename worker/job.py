@@ -30,6 +30,7 @@ from worker.phone import PhoneHandle, PhoneManager
 from worker.session import open_session, quit_session, session_options
 from worker.video import (
     announce_to_gallery,
+    check_caption,
     check_video,
     push_via_adb,
     remove_from_phone,
@@ -142,6 +143,7 @@ class JobAttempt:
         self._step("check_video")
         video = Path(job.video_path)
         check_video(video)
+        check_caption(job.caption, rig.cfg.app_of(job.account))
         rig.stop.check()
         self._step("phone")
         rig.server.launch()  # it starts while the phone boots; the server step waits for it

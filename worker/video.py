@@ -16,8 +16,9 @@ from pathlib import Path
 from geelark.client import GeeLarkClient
 from geelark.errors import UploadFailed, WaitTimeout
 from geelark.status import UploadStatus
+from jobqueue.roster import CAPTION_LIMITS
 from worker.adb import Adb
-from worker.errors import AdbError, VideoUnavailable
+from worker.errors import AdbError, CaptionTooLong, VideoUnavailable
 from worker.phone import PhoneHandle
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,16 @@ def check_video(path: Path) -> None:
         ) from exc
     if not first:
         raise VideoUnavailable(f"video corrupted: {path.name} is empty", error_type="corrupted_video")
+
+
+def check_caption(caption: str, app: str) -> None:
+    """Raise CaptionTooLong if the app would refuse the caption (checked before a phone is started)."""
+    limit = CAPTION_LIMITS.get(app)
+    if limit is not None and len(caption) > limit:
+        raise CaptionTooLong(
+            f"caption has {len(caption):,} characters, {app} accepts {limit:,}: shorten it, then requeue",
+            error_type="caption_too_long",
+        )
 
 
 def upload_via_geelark(

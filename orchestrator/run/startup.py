@@ -79,8 +79,14 @@ def start_queue_clock(run: Run) -> None:
 
 
 def preflight(run: Run) -> None:
-    """Refuse to start (PreflightFailed) when a worker's port is taken or the disk is nearly full.
-    A simulated run moves its workers to free ports instead, and says which."""
+    """Refuse to start (PreflightFailed) when a worker's port is taken, the progress file's folder is
+    missing or the disk is nearly full. A simulated run moves its workers to free ports instead."""
+    folder = run.settings.paths.progress_file.parent
+    if not (run.cwd / folder).is_dir():
+        raise PreflightFailed(
+            f"the folder of the progress file ({run.settings.paths.progress_file}) does not exist:"
+            " create it, or fix [paths] progress_file"
+        )
     try:
         check_ports(port_table(run.settings))
     except PreflightFailed as taken:

@@ -211,3 +211,18 @@ def test_snapshot_counts(store: JobStore) -> None:
     store.claim_next(1, PID, T0)
     counts = store.snapshot().counts()
     assert (counts[JobStatus.PENDING], counts[JobStatus.CLAIMED]) == (2, 1)
+
+
+def test_cancelling_an_account_fails_its_waiting_jobs_and_leaves_its_claim(store: JobStore) -> None:
+    store.seed(new_jobs(6, accounts=2))  # a0: j0 j2 j4, a1: j1 j3 j5
+    claim = store.claim_next(1, 101, T0, prefer_account="a0")
+    assert claim is not None and claim.job.account == "a0"
+    cancelled = store.cancel_account("a0", "account removed", T0)
+    assert sorted(j.job_id for j in cancelled) == sorted({"j0", "j2", "j4"} - {claim.job.job_id})
+    by_id = {j.job_id: j for j in store.snapshot().jobs}
+    assert all(by_id[j.job_id].error_type == "cancelled" for j in cancelled)
+    assert by_id[claim.job.job_id].status is JobStatus.CLAIMED
+    assert {by_id[j].status for j in ("j1", "j3", "j5")} == {JobStatus.PENDING}
+    store.record(claim, Outcome(OutcomeKind.SUCCESS), T0)  # its worker settles it as usual
+    following = store.claim_next(2, 102, T0, prefer_account="a0")
+    assert following is not None and following.job.account == "a1"

@@ -93,6 +93,32 @@ def test_seed_only_seeds_from_the_scheduler_state_once(workdir: Workdir, console
     assert len(workdir.snapshot().jobs) == 3
 
 
+def test_a_lost_progress_file_is_never_seeded_again_from_scratch(
+    workdir: Workdir, console: InProcess
+) -> None:
+    media = workdir.path / "chunk_01"
+    media.mkdir()
+    for n in range(2):
+        (media / f"v{n}.mp4").write_bytes(b"\x00video")
+        (media / f"v{n}.txt").write_text(f"caption {n}")
+    apply_changes(
+        workdir.path / "scheduler_state.json",
+        workdir.path / "parallel_progress.csv",
+        ChangeRequest(folders=(media,), accounts=("p1", "p2"), daily_limit=1),
+    )
+    assert console.cli("--seed-only").returncode == 0
+    progress = workdir.path / "parallel_progress.csv"
+    progress.write_bytes(b"")  # emptied by mistake: the queue still has its own copy and keeps the rows
+    assert console.cli("--seed-only").returncode == 0
+    assert len(workdir.snapshot().jobs) == 2
+    progress.unlink()  # deleted: say so and stop, never seed everything again as if nothing was posted
+    result = console.cli("--seed-only")
+    assert result.returncode == 6
+    assert "2 job(s) were seeded into parallel_progress.csv, but it is missing or empty" in result.output
+    assert "Restore it from parallel_progress.csv.bak" in result.output
+    assert not progress.exists()
+
+
 def test_status_json_without_a_run_matches_the_csv(workdir: Workdir, console: InProcess) -> None:
     workdir.seed(jobs=4, accounts=2)
     result = console.cli("--status", "--json")

@@ -6,10 +6,12 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from jobqueue import CsvJobStore, JobStatus
 from scheduler.cli import EXIT_BAD_INPUT, EXIT_BAD_STATE, expand_multi_value_flags
 
 from .conftest import Invoke, bulk_export_folder, csv_bytes, write_video
@@ -98,6 +100,25 @@ def test_remove_account_returns_its_unseeded_videos_to_the_waiting_list(work: Pa
     assert "1 unseeded assignment(s) returned" in result.output
     state = state_of(work)
     assert [a["account"] for a in state["assignments"]] == ["p1"]
+
+
+def test_removing_an_account_cancels_its_queued_jobs_even_during_a_run(work: Path, invoke: Invoke) -> None:
+    bulk_export_folder(work, shortcodes=("A", "B", "C", "D"))
+    invoke("--add-folder", "chunk_01", "--add-accounts", "p1", "p2", "--days-ahead", "2")
+    assert invoke("seed").exit_code == 0
+    store = CsvJobStore(work / "parallel_progress.csv")
+    p2_jobs = [j.job_id for j in store.snapshot().jobs if j.account == "p2"]
+    assert len(p2_jobs) == 2
+    claim = store.claim_next(0, 1, datetime.now(UTC), prefer_account="p2")  # a worker is posting one
+    assert claim is not None and claim.job.account == "p2"
+    result = invoke("remove-account", "p2")
+    assert result.exit_code == 0, result.output
+    statuses = {j.job_id: (j.status, j.error_type) for j in store.snapshot().jobs if j.account == "p2"}
+    waiting = next(j for j in p2_jobs if j != claim.job.job_id)
+    assert statuses[waiting] == (JobStatus.FAILED, "cancelled")  # a run going on will not claim it
+    assert statuses[claim.job.job_id][0] is JobStatus.CLAIMED  # its worker finishes it
+    assert "queued jobs of removed accounts cancelled (failed 'cancelled'): 1" in result.output
+    assert f"being posted right now, left to finish: {claim.job.job_id}" in result.output
 
 
 def test_subcommands_add_folder_and_add_accounts(work: Path, invoke: Invoke) -> None:

@@ -61,7 +61,7 @@ def write_original_folder(root: Path, width: int) -> Path:
 
 def quarantine_rows(work: Path) -> list[dict[str, str]]:
     (found,) = work.glob("import_quarantine_*.csv")
-    with found.open(encoding="utf-8", newline="") as handle:
+    with found.open(encoding="utf-8-sig", newline="") as handle:
         return list(csv.DictReader(handle))
 
 
@@ -202,3 +202,18 @@ def test_corrupt_original_state_is_an_error_naming_the_file(work: Path, invoke: 
     assert result.exit_code == EXIT_BAD_INPUT
     assert "scheduler_state_parallel.json: not valid JSON" in result.output
     assert not (work / "scheduler_state.json").exists()
+
+
+def test_the_quarantine_file_never_hands_a_spreadsheet_a_formula(work: Path, invoke: Invoke) -> None:
+    legacy = write_original_folder(work, 13)
+    progress = legacy / "parallel_progress_20251214.csv"
+    with progress.open("ab") as handle:
+        handle.write(b"=cmd|' /C calc'!A0,,\r\n")  # a row it cannot understand, that is a formula
+    result = invoke("import", "--from", str(legacy))
+    assert result.exit_code == 0, result.output
+    (found,) = work.glob("import_quarantine_*.csv")
+    data = found.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf") and b"\r\n" in data
+    assert b",=cmd" not in data and b"\n=cmd" not in data and b'"=cmd' not in data
+    assert any(row["raw"].startswith("=cmd") for row in quarantine_rows(work)) is False
+    assert any("'=cmd" in row["raw"] for row in quarantine_rows(work))
