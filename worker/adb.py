@@ -23,12 +23,14 @@ GLOGIN_MISSING = "run glogin"
 COMMAND_TIMEOUT_S = 20.0
 
 
-Runner = Callable[[list[str], float], str]
+Runner = Callable[[list[str], float, str | None], str]
 
 
-def _run_subprocess(command: list[str], timeout_s: float) -> str:
-    """Run one adb command with a timeout; stdout and stderr together."""
-    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, check=False)
+def _run_subprocess(command: list[str], timeout_s: float, stdin: str | None = None) -> str:
+    """Run one adb command with a timeout (and ``stdin`` fed to it); stdout and stderr together."""
+    done = subprocess.run(
+        command, input=stdin, capture_output=True, text=True, timeout=timeout_s, check=False
+    )
     return (done.stdout or "") + (done.stderr or "")
 
 
@@ -58,9 +60,9 @@ class RealAdb:
         self.clock = clock
         self.sleep = sleep
 
-    def _run(self, args: list[str], timeout_s: float, what: str) -> str:
+    def _run(self, args: list[str], timeout_s: float, what: str, stdin: str | None = None) -> str:
         try:
-            return self.runner([self.adb_path, *args], timeout_s)
+            return self.runner([self.adb_path, *args], timeout_s, stdin)
         except subprocess.TimeoutExpired:
             raise AdbError(f"adb {what} timed out after {timeout_s:.0f} s") from None
         except OSError as exc:
@@ -77,7 +79,9 @@ class RealAdb:
             if self.clock() >= deadline:
                 raise AdbError(f"Device {serial} never appeared in ADB devices list after {timeout_s:.0f}s")
             self.sleep(self.poll_s)
-        self._run(["-s", serial, "shell", "glogin", password], COMMAND_TIMEOUT_S, "glogin")
+        # The password goes in through the shell's stdin, never on a command line: any local user
+        # can read command lines in the process list while adb runs.
+        self._run(["-s", serial, "shell"], COMMAND_TIMEOUT_S, "glogin", stdin=f"glogin {password}\nexit\n")
         probe = self.shell(serial, "echo glogin-ok")
         if "glogin-ok" not in probe or GLOGIN_MISSING in probe:
             raise AdbError(
