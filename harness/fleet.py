@@ -92,7 +92,7 @@ def fast_flow_file(folder: Path, step_timeout_s: float = 2.0, success_timeout_s:
     the simulator's time scale (a missing element would otherwise cost 20 s of every such attempt)."""
     flow = json.loads((ROOT / "worker" / "flows" / "default.json").read_text(encoding="utf-8"))
     flow["step_timeout_s"] = step_timeout_s
-    flow["success"]["timeout_s"] = success_timeout_s
+    flow["outcome"]["confirm_timeout_s"] = success_timeout_s
     path = folder / "fast_flow.json"
     path.write_text(json.dumps(flow, indent=1), encoding="utf-8")
     return path

@@ -28,7 +28,7 @@ from worker.appium_server import ServerProcess, ServerSpec, appium_spec, simdevi
 from worker.config import WorkerConfig, build_config
 from worker.contract import PortPlanError, WorkerExit
 from worker.errors import AppiumServerError, FlowFileError
-from worker.flow import load_flow
+from worker.flow import FlowBook
 from worker.heartbeat import HeartbeatThread, StopControl, WorkerStatus
 from worker.job import Rig
 from worker.loop import WorkerLoop
@@ -104,7 +104,7 @@ def build_rig(cfg: WorkerConfig, status: WorkerStatus, stop: StopControl) -> Rig
             in_use_elsewhere=lambda account: claimed_elsewhere(store, account, cfg.worker_id),
         ),
         server=ServerProcess(server_spec(cfg), on_change=lambda ref: record_server(cfg, status, ref)),
-        flow=load_flow(cfg.settings.worker.flow_file),
+        flows=FlowBook(cfg.app_of, cfg.settings.worker.flow_file),
         status=status,
         stop=stop,
     )
@@ -135,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         check_usable(cfg)
         rig = build_rig(cfg, status, stop)
+        rig.flows.check(cfg.roster.names())
         ensure_port_free(cfg.ports.appium)
     except (FlowFileError, AppiumServerError, ConfigError, GeeLarkConfigError, ValueError) as exc:
         log.error("cannot start: %s", exc)

@@ -21,12 +21,14 @@ from worker.adb import Adb
 from worker.appium_server import ServerProcess
 from worker.classify import classify, cloud_unreachable, describe
 from worker.config import WorkerConfig
+from worker.device import AppiumDevice
 from worker.errors import JobTimeout, StopRequested
 from worker.evidence import AttemptLog
-from worker.flow import Flow
+from worker.flow import FlowBook
 from worker.flow_engine import FlowHooks, FlowRun
 from worker.heartbeat import StopControl, WorkerStatus
 from worker.phone import PhoneHandle, PhoneManager
+from worker.recording import SessionRecorder
 from worker.session import open_session, quit_session, session_options
 from worker.video import (
     announce_to_gallery,
@@ -50,7 +52,7 @@ class Rig:
     adb: Adb
     phones: PhoneManager
     server: ServerProcess
-    flow: Flow
+    flows: FlowBook
     status: WorkerStatus
     stop: StopControl
 
@@ -83,6 +85,8 @@ class JobAttempt:
         self.deadline = time.monotonic() + rig.cfg.settings.worker.job_timeout_s
         self.driver: Any = None
         self.checkpointed = False
+        self.flow = rig.flows.for_account(claim.job.account)
+        self.recorder: SessionRecorder | None = None
 
     def run(self) -> AttemptResult:
         job = self.job
@@ -97,13 +101,21 @@ class JobAttempt:
                 job.account,
                 Path(job.video_path).name,
             )
+            self.recorder = SessionRecorder(
+                alog.folder / f"attempt_{alog.attempt}.session.jsonl",
+                account=job.account,
+                job_id=job.job_id,
+                flow=self.flow.name,
+            )
             try:
                 with self.rig.stop.during_job():
                     self._post()
                 log.info("posted and confirmed on screen")
+                self.recorder.finish("success")
                 return AttemptResult(Outcome(OutcomeKind.SUCCESS), self.checkpointed)
             except (StopRequested, Interrupted) as exc:
                 log.info("attempt abandoned at a safe point: %s", exc)
+                self.recorder.finish("released", str(exc))
                 return AttemptResult(None, self.checkpointed)
             except PortInUse:
                 raise  # not the job's fault: the worker cannot run at all (exit code PORT_IN_USE)
@@ -120,11 +132,13 @@ class JobAttempt:
                 log.warning(
                     "attempt failed: %s/%s: %s", outcome.kind.value, outcome.error_type, outcome.message
                 )
+                self.recorder.finish(outcome.kind.value, f"{outcome.error_type}: {outcome.message}")
                 evidence = tuple(alog.capture(self.driver)) if self.driver is not None else ()
                 if evidence:
                     log.info("evidence saved: %s", ", ".join(p.name for p in evidence))
                 return AttemptResult(outcome, self.checkpointed, evidence=evidence)
             finally:
+                self.recorder.close()
                 quit_session(self.driver)
                 self.driver = None
 
@@ -165,7 +179,7 @@ class JobAttempt:
         self._step("session")
         extra = {"sim:jobTag": job.job_id} if rig.cfg.simulate else {}
         self.driver = open_session(
-            rig.server.url, session_options(rig.cfg.ports, phone.serial, rig.flow, extra_caps=extra)
+            rig.server.url, session_options(rig.cfg.ports, phone.serial, self.flow, extra_caps=extra)
         )
         variables = {
             "caption": job.caption,
@@ -173,10 +187,15 @@ class JobAttempt:
             "account": job.account,
             "job_id": job.job_id,
         }
-        hooks = FlowHooks(on_step=self._step, before_publish=self._checkpoint, check_stop=rig.stop.check)
+        hooks = FlowHooks(
+            on_step=self._step,
+            before_publish=self._checkpoint,
+            check_stop=rig.stop.check,
+            record=self.recorder.record if self.recorder else FlowHooks().record,
+        )
         FlowRun(
-            self.driver,
-            rig.flow,
+            AppiumDevice(self.driver),
+            self.flow,
             variables,
             self.deadline,
             hooks,

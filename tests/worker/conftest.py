@@ -102,7 +102,7 @@ class SimRun:
         step_s, success_s = self.flow_timeouts
         flow = json.loads(default_flow_path().read_text(encoding="utf-8"))
         flow["step_timeout_s"] = step_s
-        flow["success"]["timeout_s"] = success_s
+        flow["outcome"]["confirm_timeout_s"] = success_s
         flow_file = self.root / "flow.json"
         flow_file.write_text(json.dumps(flow), encoding="utf-8")
         config = self.root / "config.toml"

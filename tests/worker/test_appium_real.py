@@ -22,6 +22,7 @@ from worker.appium_server import ServerProcess, appium_spec
 from worker.contract import PortBases, WorkerPorts, fleet_plan
 from worker.errors import AccountProblem
 from worker.flow import load_flow
+from worker.device import AppiumDevice
 from worker.flow_engine import FlowRun
 from worker.session import open_session, quit_session, session_options
 
@@ -101,7 +102,7 @@ def test_two_workers_servers_run_the_default_flow_on_their_own_ports_and_stop_by
         try:
             assert driver.capabilities["systemPort"] == plan.system_port
             assert driver.capabilities["mjpegServerPort"] == plan.mjpeg
-            FlowRun(driver, flow, dict(VARS), time.monotonic() + 60).run()
+            FlowRun(AppiumDevice(driver), flow, dict(VARS), time.monotonic() + 60).run()
         finally:
             quit_session(driver)
     children = [child for ref in refs if (p := ref.process()) for child in p.children(recursive=True)]
@@ -120,7 +121,7 @@ def test_an_account_screen_under_real_appium_is_an_account_problem(servers: Serv
     )
     try:
         with pytest.raises(AccountProblem) as info:
-            FlowRun(driver, flow, dict(VARS), time.monotonic() + 30).run()
+            FlowRun(AppiumDevice(driver), flow, dict(VARS), time.monotonic() + 30).run()
         assert info.value.error_type == "suspended"
     finally:
         quit_session(driver)

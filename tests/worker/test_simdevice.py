@@ -18,6 +18,7 @@ from tests.worker.conftest import TIME_SCALE, free_port_base, wait_until
 from worker.appium_server import ServerProcess, simdevice_spec
 from worker.contract import port_plan
 from worker.flow import load_flow
+from worker.device import AppiumDevice
 from worker.flow_engine import FlowRun
 from worker.session import open_session, quit_session, session_options
 from worker.simdevice.server import SimDeviceServer
@@ -101,7 +102,7 @@ def test_the_default_flow_posts_once_and_the_cloud_records_it(cloud: Cloud, devi
             "account": "ok",
             "job_id": "j",
         }
-        FlowRun(driver, load_flow(), variables, time.monotonic() + 30).run()
+        FlowRun(AppiumDevice(driver), load_flow(), variables, time.monotonic() + 30).run()
         assert driver.page_source.startswith("<?xml")
         assert driver.get_screenshot_as_png().startswith(b"\x89PNG")
     finally:
@@ -118,7 +119,7 @@ def test_session_lost_scenario_kills_the_session_mid_flow(cloud: Cloud, device: 
     files = requests.get(f"{cloud.sim.url}/_sim/devices/{udid}", timeout=5).json()["files"]
     variables = {"caption": "x", "video_name": files[0].rsplit("/", 1)[-1], "account": "lost", "job_id": "j"}
     with pytest.raises(sx.InvalidSessionIdException):
-        FlowRun(driver, load_flow(), variables, time.monotonic() + 30).run()
+        FlowRun(AppiumDevice(driver), load_flow(), variables, time.monotonic() + 30).run()
 
 
 def test_a_phone_stopped_underneath_answers_like_a_crashed_uiautomator2(cloud: Cloud, device: str) -> None:
