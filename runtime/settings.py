@@ -88,6 +88,9 @@ class WorkerSection:
     heartbeat_interval_s: float = 2.0
     keep_phone_between_jobs: bool = True
     energy_saving: bool = True  # start phones with GeeLark's energySavingMode: idle 30 min -> stopped
+    transfer_timeout_s: float = 300.0  # the video's way to the phone (GeeLark upload or adb push)
+    session_tries: int = 3  # Appium session starts in place before the attempt fails (no new boot)
+    appium_caps: str = ""  # JSON object of extra Appium capabilities for real runs, e.g. '{"appium:x": 1}'
 
 
 @dataclass(frozen=True)
@@ -160,6 +163,8 @@ RANGES: tuple[tuple[str, float, float, str], ...] = (
     ("worker.phone_boot_timeout_s", 10, INF, ""),
     ("worker.adb_timeout_s", 5, INF, ""),
     ("worker.heartbeat_interval_s", 0.05, 60, ""),
+    ("worker.transfer_timeout_s", 10, INF, ""),
+    ("worker.session_tries", 1, 10, ""),
     ("simulate.time_scale", 0.0001, 1, " (simulated seconds per real second: 0.02 runs 50x faster)"),
 )
 
@@ -304,8 +309,24 @@ def _get(settings: Settings, dotted: str) -> object:
     return getattr(getattr(settings, section), key)
 
 
+def appium_caps(settings: Settings) -> dict[str, Any]:
+    """`[worker] appium_caps` as a dict (validated when the settings were read)."""
+    text = settings.worker.appium_caps.strip()
+    return dict(json.loads(text)) if text else {}
+
+
 def validate(settings: Settings, where: str) -> None:
     """Cross-field checks that a single field's type cannot express."""
+    if settings.worker.appium_caps.strip():
+        try:
+            caps = json.loads(settings.worker.appium_caps)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(
+                f"{where}: [worker] appium_caps is not valid JSON ({exc.msg}); write a JSON object in single "
+                """quotes, e.g. appium_caps = '{"appium:skipDeviceInitialization": true}'"""
+            ) from None
+        if not isinstance(caps, dict):
+            raise ConfigError(f"{where}: [worker] appium_caps must be a JSON object of capabilities")
     if settings.accounts.timezone:
         try:
             ZoneInfo(settings.accounts.timezone)

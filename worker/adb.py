@@ -8,6 +8,7 @@ workers share the adb server. Passwords never appear in errors or logs.
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import time
 import urllib.error
@@ -19,6 +20,7 @@ from typing import Protocol
 from runtime.logs import register_secret
 from worker.errors import AdbError
 
+log = logging.getLogger(__name__)
 GLOGIN_MISSING = "run glogin"
 COMMAND_TIMEOUT_S = 20.0
 
@@ -59,6 +61,7 @@ class RealAdb:
         self.poll_s = poll_s
         self.clock = clock
         self.sleep = sleep
+        self._passwords: dict[str, str] = {}  # serial -> ADB password, for a lost glogin (memory only)
 
     def _run(self, args: list[str], timeout_s: float, what: str, stdin: str | None = None) -> str:
         try:
@@ -79,15 +82,19 @@ class RealAdb:
             if self.clock() >= deadline:
                 raise AdbError(f"Device {serial} never appeared in ADB devices list after {timeout_s:.0f}s")
             self.sleep(self.poll_s)
-        # The password goes in through the shell's stdin, never on a command line: any local user
-        # can read command lines in the process list while adb runs.
-        self._run(["-s", serial, "shell"], COMMAND_TIMEOUT_S, "glogin", stdin=f"glogin {password}\nexit\n")
-        probe = self.shell(serial, "echo glogin-ok")
+        self._passwords[serial] = password
+        self._glogin(serial, password)
+        probe = self.shell(serial, "echo glogin-ok", relogin=False)
         if "glogin-ok" not in probe or GLOGIN_MISSING in probe:
             raise AdbError(
                 f"glogin on {serial} did not work: shell still says {probe.strip()[:80]!r}",
                 error_type="glogin_failed",
             )
+
+    def _glogin(self, serial: str, password: str) -> None:
+        # The password goes in through the shell's stdin, never on a command line: any local user
+        # can read command lines in the process list while adb runs.
+        self._run(["-s", serial, "shell"], COMMAND_TIMEOUT_S, "glogin", stdin=f"glogin {password}\nexit\n")
 
     def _state(self, serial: str) -> str:
         out = self._run(["devices"], COMMAND_TIMEOUT_S, "devices")
@@ -98,6 +105,7 @@ class RealAdb:
         return ""
 
     def disconnect(self, serial: str) -> None:
+        self._passwords.pop(serial, None)
         self._run(["disconnect", serial], COMMAND_TIMEOUT_S, "disconnect")
 
     def push(self, serial: str, local: Path, remote: str, timeout_s: float) -> None:
@@ -105,8 +113,16 @@ class RealAdb:
         if "error" in out.lower() and "pushed" not in out.lower():
             raise AdbError(f"adb push to {serial} failed: {out.strip()[:200]}", error_type="upload_failed")
 
-    def shell(self, serial: str, command: str, timeout_s: float = COMMAND_TIMEOUT_S) -> str:
+    def shell(
+        self, serial: str, command: str, timeout_s: float = COMMAND_TIMEOUT_S, *, relogin: bool = True
+    ) -> str:
+        """Run a shell command. A lost glogin ("you should run glogin to login first") logs in
+        again and runs the command once more: no new boot, no new connection."""
         out = self._run(["-s", serial, "shell", command], timeout_s, "shell")
+        if GLOGIN_MISSING in out and relogin and serial in self._passwords:
+            log.info("%s lost its glogin session: logging in again", serial)
+            self._glogin(serial, self._passwords[serial])
+            out = self._run(["-s", serial, "shell", command], timeout_s, "shell")
         if GLOGIN_MISSING in out:
             raise AdbError(f"{serial} lost its glogin session", error_type="glogin_failed")
         return out
@@ -154,6 +170,17 @@ class SimAdb:
         )
 
     def shell(self, serial: str, command: str, timeout_s: float = COMMAND_TIMEOUT_S) -> str:
-        if not self.online(serial):
-            raise AdbError(f"device {serial} is offline")
-        return ""
+        """The simulator's shell (empty the download folder, list it, a file's size)."""
+        request = urllib.request.Request(
+            f"{self.cloud_url}/_sim/devices/{serial}/shell",
+            data=json.dumps({"command": command}).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=5.0) as resp:
+                return str(json.loads(resp.read() or b"{}").get("output", ""))
+        except urllib.error.HTTPError:
+            raise AdbError(f"device {serial} is offline") from None
+        except (OSError, ValueError) as exc:
+            raise AdbError(f"simulated adb cannot reach the cloud simulator: {exc}") from exc

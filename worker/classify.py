@@ -203,6 +203,21 @@ def _classify_geelark(exc: ge.GeeLarkError) -> tuple[OutcomeKind, str]:
     return INFRA, "geelark_error"
 
 
+_SESSION_START = re.compile(
+    r"instrumentation process|uiautomator2 server|appium settings app is not running|socket hang up|"
+    r"could not proxy",
+    re.IGNORECASE,
+)
+
+
+def session_start_failed(exc: BaseException) -> bool:
+    """A session that did not start for a reason another try in place may fix (UiAutomator2's
+    server did not come up; the original measured it as ~1 s or never)."""
+    return isinstance(exc, sx.SessionNotCreatedException) or (
+        isinstance(exc, sx.WebDriverException) and bool(_SESSION_START.search(str(exc)))
+    )
+
+
 def _classify_selenium(exc: sx.WebDriverException) -> tuple[OutcomeKind, str] | None:
     if isinstance(exc, sx.InvalidSessionIdException):
         return INFRA, "session_lost"

@@ -13,13 +13,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from selenium.common.exceptions import WebDriverException
+
 from geelark.client import GeeLarkClient
 from geelark.errors import GeeLarkError, Interrupted
 from jobqueue import Claim, JobStore, LostClaim, Outcome, OutcomeKind
 from runtime.ports import PortInUse
+from runtime.settings import appium_caps
 from worker.adb import Adb
 from worker.appium_server import ServerProcess
-from worker.classify import classify, cloud_unreachable, describe
+from worker.classify import classify, cloud_unreachable, describe, session_start_failed
 from worker.config import WorkerConfig
 from worker.device import AppiumDevice
 from worker.errors import JobTimeout, StopRequested
@@ -32,8 +35,11 @@ from worker.recording import SessionRecorder
 from worker.session import open_session, quit_session, session_options
 from worker.video import (
     announce_to_gallery,
+    arrived,
     check_caption,
     check_video,
+    clear_downloads,
+    goes_by_upload,
     push_via_adb,
     remove_from_phone,
     upload_via_geelark,
@@ -177,10 +183,20 @@ class JobAttempt:
         rig, job = self.rig, self.job
         rig.stop.check()
         self._step("session")
-        extra = {"sim:jobTag": job.job_id} if rig.cfg.simulate else {}
-        self.driver = open_session(
-            rig.server.url, session_options(rig.cfg.ports, phone.serial, self.flow, extra_caps=extra)
-        )
+        extra = {"sim:jobTag": job.job_id} if rig.cfg.simulate else appium_caps(rig.cfg.settings)
+        options = session_options(rig.cfg.ports, phone.serial, self.flow, extra_caps=extra)
+        tries = rig.cfg.settings.worker.session_tries
+        for attempt in range(1, tries + 1):
+            try:
+                self.driver = open_session(rig.server.url, options)
+                break
+            except WebDriverException as exc:
+                if attempt == tries or not session_start_failed(exc):
+                    raise
+                log.warning(
+                    "session start %d of %d failed (%s); trying again in place", attempt, tries, describe(exc)
+                )
+                rig.stop.check()
         variables = {
             "caption": job.caption,
             "video_name": device_path.rsplit("/", 1)[-1],
@@ -203,13 +219,20 @@ class JobAttempt:
         ).run()
 
     def _transfer(self, phone: PhoneHandle, video: Path) -> str:
-        cfg = self.rig.cfg
-        timeout_s = cfg.scaled(120.0)
-        if cfg.settings.worker.video_transfer == "adb_push":
-            remote = push_via_adb(self.rig.adb, phone, video, timeout_s)
+        cfg, adb = self.rig.cfg, self.rig.adb
+        timeout_s = cfg.scaled(cfg.settings.worker.transfer_timeout_s)
+        clear_downloads(adb, phone)
+        if goes_by_upload(video, cfg.settings.worker.video_transfer):
+            upload_via_geelark(self.rig.client, phone, video, timeout_s=timeout_s, poll_s=cfg.poll_s)
         else:
-            remote = upload_via_geelark(self.rig.client, phone, video, timeout_s=timeout_s, poll_s=cfg.poll_s)
-        announce_to_gallery(self.rig.adb, phone, remote)
+            if cfg.settings.worker.video_transfer == "upload":
+                log.info(
+                    "%s is not mp4/webm (GeeLark's upload refuses it): sending it by adb push", video.name
+                )
+            push_via_adb(adb, phone, video, timeout_s)
+        remote = arrived(adb, phone, video)
+        log.info("the video is on the phone: %s (%s bytes, as sent)", remote, f"{video.stat().st_size:,}")
+        announce_to_gallery(adb, phone, remote)
         return remote
 
     def _checkpoint(self) -> None:

@@ -25,11 +25,23 @@ log = logging.getLogger(__name__)
 COMMAND_TIMEOUT_S = 120.0
 
 
+UIA2_LAUNCH_TIMEOUT_MS = 20_000
+
+
 def session_options(
     ports: WorkerPorts, udid: str, flow: Flow, *, extra_caps: Mapping[str, Any] | None = None
 ) -> UiAutomator2Options:
-    """Capabilities for one session: udid `ip:port`, this worker's systemPort/mjpeg/chromedriver
-    ports, and launch timeouts long enough for GeeLark phones (10 s failed 15 times in the original)."""
+    """Capabilities for one session on a shared host (sources: README "Real phones"):
+
+    - udid `ip:port` and this worker's own systemPort / mjpegServerPort / chromedriverPort;
+    - `suppressKillServer`: otherwise one worker's Appium may run `adb kill-server` when a device
+      vanishes and drop every other worker's phone;
+    - `forceAppLaunch` + `appWaitActivity`: the app is restarted, so a job never starts on the
+      screen the last one left (with `noReset` the app would otherwise just be brought forward);
+    - `disableWindowAnimation`; a short UiAutomator2 server launch timeout (it starts in about a
+      second or not at all; the attempt tries a new session in place, see worker.job);
+    - `extra_caps` last: the config's `[worker] appium_caps` (and the simulator's tags).
+    """
     from appium.options.android import UiAutomator2Options
 
     opts = UiAutomator2Options()
@@ -42,13 +54,18 @@ def session_options(
     opts.new_command_timeout = 120
     opts.adb_exec_timeout = 120_000
     opts.uiautomator2_server_install_timeout = 120_000
-    opts.uiautomator2_server_launch_timeout = 60_000
+    opts.uiautomator2_server_launch_timeout = UIA2_LAUNCH_TIMEOUT_MS
     opts.set_capability("appium:androidDeviceReadyTimeout", 60)
+    opts.set_capability("appium:suppressKillServer", True)
+    opts.set_capability("appium:disableWindowAnimation", True)
     opts.auto_grant_permissions = True
     if flow.app_package:
         opts.app_package = flow.app_package
+        opts.set_capability("appium:forceAppLaunch", True)
     if flow.app_activity:
         opts.app_activity = flow.app_activity
+    if flow.wait_activity:
+        opts.set_capability("appium:appWaitActivity", flow.wait_activity)
     for key, value in (extra_caps or {}).items():
         opts.set_capability(key, value)
     return opts

@@ -1,9 +1,10 @@
 """Getting the job's video onto the phone: GeeLark's upload chain (default) or `adb push`.
 
 A video that is missing, empty or unreadable is a PERMANENT job error (VideoUnavailable); a
-transfer that fails is infrastructure. Returns the path on the phone, whose file name the flow
-uses to pick the video in the gallery. The media scanner is told about the file so the gallery
-shows it.
+transfer that fails is infrastructure. Before the transfer the phone's download folder is emptied;
+after it, the file that arrived is found and its size checked against the local file, before the
+app is opened: Instagram's thumbnails carry no file name, the flow taps the newest, so it must be
+ours. The media scanner is told about the file so the gallery shows it.
 """
 
 from __future__ import annotations
@@ -24,7 +25,35 @@ from worker.phone import PhoneHandle
 log = logging.getLogger(__name__)
 
 DEVICE_DOWNLOADS = "/sdcard/Download"
-DEVICE_MOVIES = "/sdcard/Movies"
+UPLOAD_TYPES = frozenset({"mp4", "webm"})  # what GeeLark's /upload/getUrl takes for a video
+
+
+def goes_by_upload(path: Path, video_transfer: str) -> bool:
+    """GeeLark's upload takes mp4 and webm only; any other video goes by adb push."""
+    return video_transfer == "upload" and path.suffix.lstrip(".").lower() in UPLOAD_TYPES
+
+
+def clear_downloads(adb: Adb, phone: PhoneHandle) -> None:
+    """Remove what earlier jobs left in the download folder: the flow taps the first (newest)
+    gallery thumbnail, so the only video there must be this job's."""
+    adb.shell(phone.serial, f"rm -f {DEVICE_DOWNLOADS}/*")
+
+
+def arrived(adb: Adb, phone: PhoneHandle, local: Path) -> str:
+    """The file that arrived in the download folder, checked against the local one by size.
+    Raises UploadFailed (infrastructure: another try sends it again) if it is not there whole."""
+    listing = adb.shell(phone.serial, f"ls -t {DEVICE_DOWNLOADS}").split()
+    names = [n for n in listing if n and not n.startswith(("ls:", "total"))]
+    if not names:
+        raise UploadFailed(f"the video did not arrive: {DEVICE_DOWNLOADS} on the phone is empty")
+    remote = f"{DEVICE_DOWNLOADS}/{names[0]}"
+    answer = adb.shell(phone.serial, f"stat -c %s '{remote}'").strip()
+    want = local.stat().st_size
+    if not answer.isdigit():
+        raise UploadFailed(f"the video on the phone cannot be measured ({answer[:80]!r})")
+    if int(answer) != want:
+        raise UploadFailed(f"the video arrived incomplete: {int(answer):,} of {want:,} bytes ({names[0]})")
+    return remote
 
 
 def check_video(path: Path) -> None:
@@ -72,16 +101,17 @@ def upload_via_geelark(
         status = client.upload_result(task_id)
         if status is UploadStatus.SUCCESS:
             return f"{DEVICE_DOWNLOADS}/{target.resource_url.rsplit('/', 1)[-1]}"
-        if status in (UploadStatus.FAILED, UploadStatus.UNKNOWN):
+        if status is UploadStatus.FAILED:
             raise UploadFailed(f"Upload to phone failed: task {task_id} ended {status.name}")
+        # UPLOADING, or 0 ("could not retrieve": not known yet) - both wait until the deadline
         if clock() >= deadline:
             raise WaitTimeout(f"Upload timeout after {timeout_s:.0f}s (last status: {int(status)})")
         sleep(poll_s)
 
 
 def push_via_adb(adb: Adb, phone: PhoneHandle, path: Path, timeout_s: float) -> str:
-    """`adb push` into Movies under the local file name."""
-    remote = f"{DEVICE_MOVIES}/{path.name}"
+    """`adb push` into the download folder under the local file name."""
+    remote = f"{DEVICE_DOWNLOADS}/{path.name}"
     adb.push(phone.serial, path, remote, timeout_s)
     return remote
 

@@ -28,6 +28,7 @@ from geelark.status import Code, message_for
 log = logging.getLogger(__name__)
 
 _DEVICE = re.compile(r"^/_sim/devices/(?P<ip>[0-9.]+):(?P<port>\d+)$")
+_SHELL = re.compile(r"^/_sim/devices/(?P<ip>[0-9.]+):(?P<port>\d+)/shell$")
 _SESSION = re.compile(r"^/_sim/devices/(?P<id>\d+)/(?P<what>session|publish)$")
 _KILL = re.compile(r"^/_sim/phones/(?P<id>\d+)/kill$")
 _UPLOAD = re.compile(r"^/_upload/(?P<token>[0-9a-f]+\.[a-z0-9]+)$")
@@ -179,6 +180,15 @@ class App:
                         "files": list(phone.files),
                     }
                 )
+            if method == "POST" and (m := _SHELL.match(path)):
+                phone = cloud.device_at(m["ip"], int(m["port"]))
+                if phone is None:
+                    return json_response({"error": "no running, ADB-enabled phone at that address"}, 404)
+                try:
+                    command = str(json.loads(raw.decode("utf-8") or "{}").get("command", ""))
+                except (ValueError, AttributeError):
+                    return json_response({"error": "body must be JSON with a command"}, 400)
+                return json_response({"output": cloud.shell(phone, command)})
             if method == "POST" and path == "/_sim/faults":
                 return self.replace_faults(raw)
             if method == "POST" and (m := _SESSION.match(path)):

@@ -245,7 +245,25 @@ class Cloud:
             return UploadStatus.FAILED
         if path not in phone.files:
             phone.files.append(path)
+        phone.file_sizes[path] = max(0, self.storage.sizes.get(task.file_name, 0))
         return UploadStatus.SUCCESS
+
+    def shell(self, phone: SimPhone, command: str) -> str:
+        """The few shell commands the worker sends (toybox's answers): empty the download folder,
+        list it newest first, a file's size. Anything else answers nothing."""
+        words = command.split()
+        if words[:2] == ["rm", "-f"] and command.rstrip().endswith("/sdcard/Download/*"):
+            phone.files = [f for f in phone.files if not f.startswith("/sdcard/Download/")]
+            return ""
+        if words[:2] == ["ls", "-t"] and len(words) == 3:
+            folder = words[2].rstrip("/") + "/"
+            return "\n".join(f.removeprefix(folder) for f in reversed(phone.files) if f.startswith(folder))
+        if words[:3] == ["stat", "-c", "%s"] and len(words) == 4:
+            path = words[3].strip("'\"")
+            if path not in phone.files:
+                return f"stat: {path}: No such file or directory"
+            return str(phone.file_sizes.get(path, 0))
+        return ""
 
     # -- money -------------------------------------------------------------------------------
     def balance(self, now: float) -> float:
@@ -265,7 +283,13 @@ class Cloud:
             low, high = faults.stopped_after_s
             self.scheduled_kills[phone.id] = now + self.rng.uniform(low, high)
         delay = self.faults.slow_post_delay_s if scenario == "slow_post" else self.faults.post_delay_s
-        return {"scenario": scenario, "postDelayS": self.clock.real_seconds(delay)}
+        return {
+            "scenario": scenario,
+            "postDelayS": self.clock.real_seconds(delay),
+            "interruptions": self.faults.app_interruptions,
+            "seed": self.rng.randrange(2**31),
+            "account": phone.serial_name,
+        }
 
     def publish(self, phone_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """A post made through the app on a simulated device (the Appium executor)."""

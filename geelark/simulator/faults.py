@@ -112,6 +112,10 @@ class FaultConfig:
     scenarios: Mapping[str, float] = field(default_factory=lambda: {"ok": 1.0})
     post_delay_s: float = 5.0  # simulated seconds the "sharing" takes
     slow_post_delay_s: float = 90.0
+    # the simulated Instagram's own interruptions on an "ok" session (a card to dismiss, "Not
+    # now", a rating prompt, the camera in another mode, a gallery tap that does not take): the
+    # chance of each, per session
+    app_interruptions: float = 0.0
 
     def for_phone(self, phone_id: str, serial_name: str) -> PhoneFaults:
         """The faults that apply to one phone (override by id, then by serial name)."""
@@ -164,6 +168,7 @@ REALISTIC = FaultConfig(
         "post_fails": 0.028,
         "slow_post": 0.11,
     },
+    app_interruptions=0.1,
 )
 PRESETS: Mapping[str, FaultConfig] = {"none": FaultConfig(), "realistic": REALISTIC}
 
@@ -218,4 +223,13 @@ def parse_faults(raw: Mapping[str, Any]) -> FaultConfig:
         scenarios=scenarios,
         post_delay_s=float(raw.get("post_delay_s", base.post_delay_s)),
         slow_post_delay_s=float(raw.get("slow_post_delay_s", base.slow_post_delay_s)),
+        app_interruptions=_probability(
+            raw.get("app_interruptions", base.app_interruptions), "app_interruptions"
+        ),
     )
+
+
+def _probability(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise ValueError(f"{where} must be a probability between 0 and 1, not {value!r}")
+    return float(value)

@@ -36,7 +36,8 @@ class SimPhone:
     adb_port: int = 0
     adb_pwd: str = ""
     live_token: str = ""
-    files: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)  # oldest first
+    file_sizes: dict[str, int] = field(default_factory=dict)
     running_task: str = ""  # id of the publishing task running on it (blocks /phone/stop: 43005)
     energy_saving: bool = False  # started with energySavingMode 1: shuts down after 30 idle minutes
     last_active_at: float = 0.0  # the last API or device call naming it

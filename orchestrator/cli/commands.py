@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 from typing import Annotated
 
@@ -16,7 +17,7 @@ from orchestrator.config import load_config
 from orchestrator.exit_codes import ExitCode
 from orchestrator.views.logs import follow as follow_files
 from orchestrator.views.logs import last_lines, log_files
-from runtime.platform import install_stop_handlers
+from runtime.platform import install_stop_handlers, python_launch
 
 
 def logs(
@@ -132,3 +133,19 @@ def demo(
         console.echo(f"Look around:  cd {made.folder}  then  parallel-orchestrator --status   (or: logs)")
     # failed or review jobs are part of the simulation; the demo itself worked
     raise typer.Exit(int(ExitCode.OK if code is ExitCode.JOBS_FAILED else code))
+
+
+def flow(ctx: typer.Context) -> None:
+    """Check a flow against a screen, or replay recorded sessions through it.
+
+    \b
+    parallel-orchestrator flow check FLOW --page-source FILE.xml [--json]
+    parallel-orchestrator flow replay FLOW RECORDING... [--json]
+
+    FLOW is a flow file or an app name (instagram, tiktok). RECORDING: session files
+    (logs/jobs/<job>/attempt_<n>.session.jsonl, the original tool's flow_analysis files, .gz too)
+    or folders of them. See README "Real phones".
+    """
+    command = [python_launch().executable, "-m", "worker.flowtool", *ctx.args]
+    env = {**os.environ, **python_launch().env}
+    raise typer.Exit(subprocess.run(command, env=env, check=False).returncode)

@@ -35,6 +35,7 @@ DEMO_FAULTS = MappingProxyType(
         "scenarios": {"ok": 0.86, "post_fails": 0.08, "session_lost": 0.05, "captcha": 0.01},
         "phone": {"start_fail": 0.05},
         "api": {"http_502": 0.01},
+        "app_interruptions": 0.15,  # the simulated Instagram's popups, handled by the flow
     }
 )
 FAKE_MP4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00" * 512

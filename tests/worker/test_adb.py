@@ -125,3 +125,17 @@ def test_the_adb_password_never_shows_in_the_process_list(tmp_path: Path) -> Non
         watcher.join(timeout=10)
     assert any(c.endswith(" shell") for c in seen), "the watcher never saw the glogin call"
     assert [c for c in seen if PASSWORD in c] == []
+
+
+def test_a_lost_glogin_logs_in_again_and_runs_the_command_once_more() -> None:
+    script = ScriptedAdb(online_after=0)
+    real = adb(script)
+    real.connect(SERIAL, PASSWORD, timeout_s=60)
+    script.logged_in = False  # the phone forgot the login (GeeLark does this)
+    assert "glogin-ok" in real.shell(SERIAL, "echo glogin-ok")
+    assert sum(1 for s in script.stdins if s and s.startswith("glogin")) == 2
+    script.glogin_works = False
+    script.logged_in = False
+    with pytest.raises(AdbError, match="lost its glogin"):
+        real.shell(SERIAL, "echo glogin-ok")  # tried once more, then gave up
+    assert sum(1 for s in script.stdins if s and s.startswith("glogin")) == 3

@@ -20,9 +20,9 @@ from runtime.platform import ProcessRef
 from tests.worker.conftest import REPO, free_port_base
 from worker.appium_server import ServerProcess, appium_spec
 from worker.contract import PortBases, WorkerPorts, fleet_plan
+from worker.device import AppiumDevice
 from worker.errors import AccountProblem
 from worker.flow import load_flow
-from worker.device import AppiumDevice
 from worker.flow_engine import FlowRun
 from worker.session import open_session, quit_session, session_options
 

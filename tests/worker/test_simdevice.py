@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Iterator
@@ -17,8 +18,9 @@ from runtime.ports import PortInUse
 from tests.worker.conftest import TIME_SCALE, free_port_base, wait_until
 from worker.appium_server import ServerProcess, simdevice_spec
 from worker.contract import port_plan
-from worker.flow import load_flow
 from worker.device import AppiumDevice
+from worker.errors import AccountProblem, PostFailed, WorkerError
+from worker.flow import flow_path_for, load_flow
 from worker.flow_engine import FlowRun
 from worker.session import open_session, quit_session, session_options
 from worker.simdevice.server import SimDeviceServer
@@ -64,8 +66,20 @@ class Cloud:
 
 @pytest.fixture
 def cloud() -> Iterator[Cloud]:
-    faults = {"phones": {"lost": {"scenarios": {"session_lost": 1}}}}
-    config = SimulatorConfig(phones=("ok", "lost"), time_scale=TIME_SCALE, faults=parse_faults(faults))
+    faults = {
+        "phones": {
+            "lost": {"scenarios": {"session_lost": 1}},
+            "busy": {"scenarios": {"ok": 1}},
+            "blocked": {"scenarios": {"actionblocked": 1}},
+            "gone": {"scenarios": {"suspended": 1}},
+            "failing": {"scenarios": {"post_fails": 1}},
+        },
+    }
+    config = SimulatorConfig(
+        phones=("ok", "lost", "busy", "blocked", "gone", "failing"),
+        time_scale=TIME_SCALE,
+        faults=parse_faults(faults),
+    )
     with SimulatorServer(config) as sim:
         yield Cloud(sim)
 
@@ -179,3 +193,53 @@ def test_a_launched_server_starts_while_the_worker_goes_on_and_is_awaited_when_n
     finally:
         server.stop()
     assert not launched.is_alive()
+
+
+INSTAGRAM = load_flow(flow_path_for("instagram"))
+
+
+def instagram_run(
+    cloud: Cloud, device: str, name: str, interruptions: float = 0.0
+) -> tuple[AppiumDevice, FlowRun]:
+    cloud.sim.cloud.faults = dataclasses.replace(cloud.sim.cloud.faults, app_interruptions=interruptions)
+    udid = cloud.boot(name)
+    caps = session_options(port_plan(0), udid, INSTAGRAM, extra_caps={"sim:jobTag": f"job-{name}"})
+    driver = open_session(device, caps, timeout_s=10)
+    variables = {"caption": "first line\nsecond 🎉 #reel", "video_name": "", "account": name, "job_id": "j"}
+    return AppiumDevice(driver), FlowRun(AppiumDevice(driver), INSTAGRAM, variables, time.monotonic() + 60)
+
+
+def test_the_instagram_flow_posts_on_the_simulated_instagram_with_every_interruption(
+    cloud: Cloud, device: str
+) -> None:
+    phone, run = instagram_run(cloud, device, "busy", interruptions=1.0)
+    try:
+        run.run()
+    finally:
+        quit_session(phone.driver)
+    assert run.fired.get("dismiss") and run.fired.get("not_now") and run.fired.get("rate_instagram")
+    assert run.fired.get("camera_in_another_mode")
+    publishes = cloud.sim.state()["publishes"]
+    assert [(p["jobTag"], p["caption"]) for p in publishes] == [("job-busy", "first line\nsecond 🎉 #reel")]
+    assert publishes[0]["video"].endswith(".mp4")
+
+
+@pytest.mark.parametrize(
+    ("name", "error", "kind"),
+    [
+        ("blocked", AccountProblem, "action_blocked"),
+        ("gone", AccountProblem, "suspended"),
+        ("failing", PostFailed, ""),
+    ],
+)
+def test_the_simulated_instagram_shows_account_problems_and_failed_posts(
+    cloud: Cloud, device: str, name: str, error: type[WorkerError], kind: str
+) -> None:
+    phone, run = instagram_run(cloud, device, name)
+    try:
+        with pytest.raises(error) as info:
+            run.run()
+    finally:
+        quit_session(phone.driver)
+    if kind:
+        assert info.value.error_type == kind

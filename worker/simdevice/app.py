@@ -41,6 +41,8 @@ class Node:
     text: str = ""
     desc: str = ""
     clickable: bool = False
+    bounds: str = ""  # "[x1,y1][x2,y2]"; empty = laid out in a column
+    extra: str = ""  # the app's own note (a gallery thumbnail: the file it shows)
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,12 @@ class SimApp:
 
     def clear_text(self, node: Node) -> bool:
         return self.type_text(node, "")
+
+    def back(self) -> None:
+        """The example app has no back stack."""
+
+    def launch(self) -> None:
+        """Force-stopped and started: the example app opens where a new session does."""
 
     def _go(self, screen: str) -> None:
         self.screen = screen

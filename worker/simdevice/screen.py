@@ -30,11 +30,16 @@ class InvalidSelector(ValueError):
     """The locator cannot be parsed or the strategy is not supported."""
 
 
+def bounds_of(node: Node, index: int) -> tuple[int, int, int, int]:
+    numbers = [int(n) for n in re.findall(r"-?\d+", _attrs(node, index)["bounds"])]
+    return (numbers[0], numbers[1], numbers[2], numbers[3])
+
+
 def _attrs(node: Node, index: int) -> dict[str, str]:
     top = 200 + 160 * index
     return {
         "index": str(index),
-        "package": PACKAGE,
+        "package": node.resource_id.split(":id/")[0] if ":id/" in node.resource_id else PACKAGE,
         "class": node.cls,
         "text": node.text,
         "resource-id": node.resource_id,
@@ -42,7 +47,7 @@ def _attrs(node: Node, index: int) -> dict[str, str]:
         "clickable": str(node.clickable).lower(),
         "enabled": "true",
         "displayed": "true",
-        "bounds": f"[40,{top}][{WIDTH - 40},{top + 120}]",
+        "bounds": node.bounds or f"[40,{top}][{WIDTH - 40},{top + 120}]",
     }
 
 

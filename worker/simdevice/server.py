@@ -22,6 +22,8 @@ from typing import Any
 
 from worker.simdevice import screen
 from worker.simdevice.app import SimApp
+from worker.simdevice.instagram import PACKAGE as INSTAGRAM
+from worker.simdevice.instagram import InstagramApp
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +58,7 @@ class Session:
     phone_id: str
     job_tag: str
     capabilities: dict[str, Any]
-    app: SimApp
+    app: SimApp | InstagramApp
     lock: threading.Lock
 
 
@@ -104,11 +106,23 @@ class SimDevice:
         status, drawn = self.cloud.call("POST", f"/_sim/devices/{phone_id}/session", {})
         if status != 200 or not isinstance(drawn, dict):
             raise W3CError("session not created", f"{HANGUP} (scenario draw answered {status})")
-        app = SimApp(
-            str(drawn.get("scenario", "ok")),
-            list(device.get("files") or []),
-            float(drawn.get("postDelayS", 0.0)),
-        )
+        package = str(caps.get("appium:appPackage") or caps.get("appPackage") or "")
+        app: SimApp | InstagramApp
+        if package == INSTAGRAM:
+            app = InstagramApp(
+                str(drawn.get("scenario", "ok")),
+                list(device.get("files") or []),
+                float(drawn.get("postDelayS", 0.0)),
+                account=str(drawn.get("account", "account")),
+                interruption_rate=float(drawn.get("interruptions", 0.0)),
+                seed=int(drawn.get("seed", 0)),
+            )
+        else:
+            app = SimApp(
+                str(drawn.get("scenario", "ok")),
+                list(device.get("files") or []),
+                float(drawn.get("postDelayS", 0.0)),
+            )
         tag = next((str(v) for k, v in caps.items() if k.endswith("jobTag")), "")
         session = Session(uuid.uuid4().hex, udid, phone_id, tag, caps, app, threading.Lock())
         with self.lock:
@@ -158,18 +172,22 @@ def _dispatch(
             return screen.page_source(nodes)
         if method == "GET" and rest == "/screenshot":
             return screen.tiny_png_base64()
+        if method == "POST" and rest == "/back":
+            app.back()
+            return None
+        if method == "POST" and rest == "/appium/device/press_keycode":
+            _press(app, body.get("keycode"))
+            return None
+        if method == "POST" and rest == "/execute/sync":
+            return _execute(app, str(body.get("script", "")), body.get("args") or [{}])
+        if method == "POST" and rest == "/actions":
+            return _actions(cloud, session, nodes, body)
+        if method == "DELETE" and rest == "/actions":
+            return None
         raise W3CError("unknown command", f"{method} {rest} is not supported by the simulated phone")
     node = _element(nodes, app.generation, eid)
     if method == "POST" and rest == "/click":
-        publish = app.tap(node)
-        if publish is not None:
-            status, _ = cloud.call(
-                "POST",
-                f"/_sim/devices/{session.phone_id}/publish",
-                {"video": publish.video, "caption": publish.caption, "jobTag": session.job_tag},
-            )
-            if status != 200:
-                raise W3CError("unknown error", f"{HANGUP} (publish answered {status})")
+        _tap(cloud, session, node)
         return None
     if method == "POST" and rest in ("/value", "/clear"):
         text = "" if rest == "/clear" else str(body.get("text") or "".join(body.get("value") or []))
@@ -179,6 +197,62 @@ def _dispatch(
     if method == "GET":
         return _read(node, rest)
     raise W3CError("unknown command", f"{method} element{rest} is not supported by the simulated phone")
+
+
+def _tap(cloud: Cloud, session: Session, node: screen.Node) -> None:
+    publish = session.app.tap(node)
+    if publish is not None:
+        status, _ = cloud.call(
+            "POST",
+            f"/_sim/devices/{session.phone_id}/publish",
+            {"video": publish.video, "caption": publish.caption, "jobTag": session.job_tag},
+        )
+        if status != 200:
+            raise W3CError("unknown error", f"{HANGUP} (publish answered {status})")
+
+
+def _press(app: SimApp | InstagramApp, keycode: object) -> None:
+    if keycode == 4:  # BACK; other keys change nothing in the simulated apps
+        app.back()
+
+
+def _execute(app: SimApp | InstagramApp, script: str, args: list[Any]) -> Any:
+    """The `mobile:` commands the worker uses (UiAutomator2 names and argument shapes)."""
+    params = args[0] if args and isinstance(args[0], dict) else {}
+    if script == "mobile: terminateApp":
+        return True
+    if script in ("mobile: activateApp", "mobile: startActivity"):
+        app.launch()
+        return None
+    if script == "mobile: pressKey":
+        _press(app, params.get("keycode"))
+        return None
+    if script in ("mobile: scrollGesture", "mobile: swipeGesture"):
+        return False  # nothing to scroll on the simulated screens
+    raise W3CError("unknown command", f"{script} is not supported by the simulated phone")
+
+
+def _actions(cloud: Cloud, session: Session, nodes: list[screen.Node], body: dict[str, Any]) -> None:
+    """W3C pointer actions: a tap at (x, y) taps the smallest clickable view under that point."""
+    for source in body.get("actions") or []:
+        x = y = None
+        for action in source.get("actions") or []:
+            if action.get("type") == "pointerMove":
+                x, y = int(action.get("x", 0)), int(action.get("y", 0))
+            elif action.get("type") == "pointerUp" and x is not None and y is not None:
+                node = _node_at(nodes, x, y)
+                if node is not None:
+                    _tap(cloud, session, node)
+    return None
+
+
+def _node_at(nodes: list[screen.Node], x: int, y: int) -> screen.Node | None:
+    hits = []
+    for i, node in enumerate(nodes):
+        x1, y1, x2, y2 = screen.bounds_of(node, i)
+        if node.clickable and x1 <= x <= x2 and y1 <= y <= y2:
+            hits.append(((x2 - x1) * (y2 - y1), i, node))
+    return min(hits)[2] if hits else None
 
 
 def _read(node: screen.Node, rest: str) -> Any:
