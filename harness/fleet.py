@@ -87,12 +87,23 @@ keep_phone_between_jobs = {keep}
 {self.extra}"""
 
 
-def fast_flow_file(folder: Path, step_timeout_s: float = 2.0, success_timeout_s: float = 6.0) -> Path:
-    """The default posting flow with short waits: its element waits are real seconds, not scaled by
-    the simulator's time scale (a missing element would otherwise cost 20 s of every such attempt)."""
-    flow = json.loads((ROOT / "worker" / "flows" / "default.json").read_text(encoding="utf-8"))
+def fast_flow_file(
+    folder: Path, step_timeout_s: float = 2.0, success_timeout_s: float = 6.0, *, flow_name: str = "default"
+) -> Path:
+    """A shipped flow (`default` = the example app, `instagram_reels`) with short waits: its element
+    waits are real seconds, not scaled by the simulator's time scale (a missing element would
+    otherwise cost 20 s of every such attempt)."""
+    flow = json.loads((ROOT / "worker" / "flows" / f"{flow_name}.json").read_text(encoding="utf-8"))
     flow["step_timeout_s"] = step_timeout_s
+    for step in flow["steps"]:
+        step.pop("timeout_s", None)
+        if "retry_after_s" in step or step.get("retries"):
+            step["retry_after_s"] = min(step.get("retry_after_s", 3.0), step_timeout_s / 2)
+    for handler in flow.get("handlers", []):
+        if "stuck_s" in handler:
+            handler["stuck_s"] = min(handler["stuck_s"], step_timeout_s / 2)
     flow["outcome"]["confirm_timeout_s"] = success_timeout_s
+    flow["outcome"]["upload_wait_s"] = max(success_timeout_s, flow["outcome"].get("upload_wait_s", 0) / 50)
     path = folder / "fast_flow.json"
     path.write_text(json.dumps(flow, indent=1), encoding="utf-8")
     return path

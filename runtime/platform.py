@@ -181,3 +181,8 @@ def graceful_stop_signal() -> int:
     if sys.platform == "win32":
         return int(signal.CTRL_BREAK_EVENT)
     return int(signal.SIGTERM)
+
+
+def exe_name(name: str) -> str:
+    """A program's file name on this platform (`adb` -> `adb.exe` on Windows)."""
+    return f"{name}.exe" if sys.platform == "win32" else name

@@ -309,6 +309,15 @@ def _get(settings: Settings, dotted: str) -> object:
     return getattr(getattr(settings, section), key)
 
 
+INSTALL_ROOT = Path(__file__).resolve().parents[1]
+
+
+def install_path(path: Path) -> Path:
+    """A tool path from the settings: relative ones (`tools/appium`) are inside this installation,
+    not the working folder the operator runs in."""
+    return path if path.is_absolute() else INSTALL_ROOT / path
+
+
 def appium_caps(settings: Settings) -> dict[str, Any]:
     """`[worker] appium_caps` as a dict (validated when the settings were read)."""
     text = settings.worker.appium_caps.strip()

@@ -22,7 +22,7 @@ from jobqueue.roster import RosterError
 from runtime.logs import register_secret, setup_process_logging
 from runtime.platform import ProcessRef, install_stop_handlers
 from runtime.ports import PortInUse, ensure_port_free
-from runtime.settings import ConfigError, Settings, load_settings, read_settings
+from runtime.settings import ConfigError, Settings, install_path, load_settings, read_settings
 from worker.adb import Adb, RealAdb, SimAdb
 from worker.appium_server import ServerProcess, ServerSpec, appium_spec, simdevice_spec
 from worker.config import WorkerConfig, build_config
@@ -57,7 +57,9 @@ def load(args: argparse.Namespace) -> Settings:
 def server_spec(cfg: WorkerConfig) -> ServerSpec:
     if cfg.simulate:
         return simdevice_spec(cfg.ports.appium, cfg.geelark.base_url, cfg.server_log)
-    return appium_spec(cfg.settings.worker.appium_home, cfg.ports.appium, log_path=cfg.server_log)
+    return appium_spec(
+        install_path(cfg.settings.worker.appium_home), cfg.ports.appium, log_path=cfg.server_log
+    )
 
 
 def check_usable(cfg: WorkerConfig) -> None:

@@ -197,6 +197,8 @@ class JobAttempt:
                     "session start %d of %d failed (%s); trying again in place", attempt, tries, describe(exc)
                 )
                 rig.stop.check()
+        if self.recorder is not None:
+            self.recorder.note_video(device_path.rsplit("/", 1)[-1])
         variables = {
             "caption": job.caption,
             "video_name": device_path.rsplit("/", 1)[-1],

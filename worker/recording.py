@@ -38,12 +38,20 @@ def screen_elements(screen: Screen) -> list[dict[str, Any]]:
 class SessionRecorder:
     """Writes one attempt's session; `record` is the engine's FlowHooks.record."""
 
-    def __init__(self, path: Path, *, account: str, job_id: str, flow: str) -> None:
+    def __init__(self, path: Path, *, account: str, job_id: str, flow: str, video_name: str = "") -> None:
         self.path = path
         self.steps = 0
         path.parent.mkdir(parents=True, exist_ok=True)
         self._file: IO[str] | None = path.open("a", encoding="utf-8")
-        self._write({"event": "session_start", "account": account, "job_id": job_id, "flow": flow})
+        self._write(
+            {
+                "event": "session_start",
+                "account": account,
+                "job_id": job_id,
+                "flow": flow,
+                "video_name": video_name,
+            }
+        )
 
     def _write(self, event: dict[str, Any]) -> None:
         if self._file is None:
@@ -54,6 +62,10 @@ class SessionRecorder:
             self._file.flush()
         except OSError:
             self.close()  # a full disk costs the recording, never the job
+
+    def note_video(self, name: str) -> None:
+        """The name of the job's video on the phone (a flow may pick it by name)."""
+        self._write({"event": "video", "video_name": name})
 
     def record(self, event: dict[str, Any]) -> None:
         screen = event.get("screen")

@@ -61,13 +61,14 @@ class Recording:
     account: str
     steps: tuple[RecordedStep, ...]
     verdict: str  # success | failure | unknown
+    video_name: str = ""  # this project's recordings name the job's video (flows may pick by it)
 
 
 def read_recording(path: Path, package: str) -> Recording:
     """One session file. Raises RecordingError naming the file and line."""
     opener = gzip.open if path.name.endswith(".gz") else open
     steps: list[RecordedStep] = []
-    account, verdict = "", "unknown"
+    account, verdict, video_name = "", "unknown", ""
     try:
         with opener(path, "rt", encoding="utf-8") as lines:
             for number, line in enumerate(lines, 1):
@@ -80,6 +81,9 @@ def read_recording(path: Path, package: str) -> Recording:
                 kind = event.get("event") if isinstance(event, dict) else None
                 if kind == "session_start":
                     account = str(event.get("account", ""))
+                    video_name = str(event.get("video_name", ""))
+                elif kind == "video":
+                    video_name = str(event.get("video_name", ""))
                 elif kind == "step" and isinstance(event.get("action"), dict):
                     screen = screen_from_recording(event.get("ui_elements") or [], package)
                     steps.append(
@@ -93,7 +97,7 @@ def read_recording(path: Path, package: str) -> Recording:
                     verdict = str(kind)
     except (OSError, EOFError, UnicodeDecodeError) as exc:
         raise RecordingError(f"{path}: cannot be read: {exc}") from exc
-    return Recording(path, account, tuple(steps), verdict)
+    return Recording(path, account, tuple(steps), verdict, video_name)
 
 
 def recording_files(paths: Iterable[Path]) -> Iterator[Path]:
@@ -345,7 +349,7 @@ def replay(flow: Flow, recording: Recording) -> ReplayResult:
     run = FlowRun(
         device,
         flow,
-        dict(REPLAY_VARIABLES),
+        {**REPLAY_VARIABLES, "account": recording.account, "video_name": recording.video_name},
         deadline=float("inf"),
         hooks=FlowHooks(before_publish=device.mark_published),
         clock=FlowClock(clock.now, clock.sleep),

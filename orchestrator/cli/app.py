@@ -1,7 +1,7 @@
 """`parallel-orchestrator` / `python -m orchestrator`: the operator's console.
 
 The seed's flags (`--run`, `--status`, `--stop-all`, `--seed-only`, `--show-config`) are actions of
-the root command; `logs`, `requeue`, `unblock`, `demo` and `flow` are subcommands (`flow` runs
+the root command; `logs`, `requeue`, `unblock`, `demo`, `doctor` and `flow` are subcommands (`flow` runs
 `python -m worker.flowtool`). Commands are thin: parse,
 call one library function that returns data, render it as text or (`--json`) the same data as JSON.
 """
@@ -121,6 +121,7 @@ app.command("logs", help=cli_commands.logs.__doc__)(cli_commands.logs)
 app.command("requeue", help=cli_commands.requeue.__doc__)(cli_commands.requeue)
 app.command("unblock", help=cli_commands.unblock.__doc__)(cli_commands.unblock)
 app.command("demo", help=cli_commands.demo.__doc__)(cli_commands.demo)
+app.command("doctor", help=cli_commands.doctor.__doc__)(cli_commands.doctor)
 app.command(
     "flow",
     help=cli_commands.flow.__doc__,

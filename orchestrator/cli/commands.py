@@ -149,3 +149,16 @@ def flow(ctx: typer.Context) -> None:
     command = [python_launch().executable, "-m", "worker.flowtool", *ctx.args]
     env = {**os.environ, **python_launch().env}
     raise typer.Exit(subprocess.run(command, env=env, check=False).returncode)
+
+
+def doctor(
+    ctx: typer.Context,
+    offline: Annotated[bool, typer.Option("--offline", help="Do not call GeeLark (/pay/wallet).")] = False,
+) -> None:
+    """Is this PC ready for real phones? One line per check; each problem with its fix."""
+    from orchestrator.cli.doctor_view import run_doctor
+
+    state = state_of(ctx)
+    with errors_as_exit_codes():
+        code = run_doctor(state, offline=offline)
+    raise typer.Exit(int(code))

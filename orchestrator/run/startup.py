@@ -12,6 +12,7 @@ from orchestrator.adapters.queue_store import open_store
 from orchestrator.config import port_table
 from orchestrator.errors import PreflightFailed
 from orchestrator.run.context import Run, RunObserver, StopSignals
+from orchestrator.run.doctor import real_machine, require_ready
 from orchestrator.run.instance import RunLock
 from orchestrator.run.preflight import check_ports, low_disk, shifted_to_free_ports
 from orchestrator.run.recovery import (
@@ -102,6 +103,8 @@ def preflight(run: Run) -> None:
     short = low_disk(run_paths(run))
     if short is not None:
         raise PreflightFailed(f"{short}. Free some space, then run again.")
+    if not run.settings.simulate.enabled:  # credentials, Node, Appium, SDK, one adb: before any bill
+        require_ready(run.settings, real_machine(run.settings, run.env, ports=False))
 
 
 def run_paths(run: Run) -> list[Path]:

@@ -91,7 +91,7 @@ def chaos(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config)
                 workers=WORKERS,
                 time_scale=TIME_SCALE,
                 grace_period_s=GRACE_S,
-                flow_file=fast_flow_file(folder, step_timeout_s=1.0),
+                flow_file=fast_flow_file(folder, step_timeout_s=1.0, flow_name="instagram_reels"),
                 extra="heartbeat_interval_s = 0.25\n",
             )
         )

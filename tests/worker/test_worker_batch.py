@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from collections.abc import Callable
 
@@ -29,6 +30,14 @@ def test_two_workers_post_a_batch_of_six_jobs_over_three_accounts_each_exactly_o
     assert run.sim.config.token not in logs
     attempt_log = (run.root / "logs" / "jobs" / job_ids[0] / "attempt_1.log").read_text(encoding="utf-8")
     assert "checkpoint recorded" in attempt_log and "posted and confirmed on screen" in attempt_log
+    # every attempt recorded its session: screens and actions, replayable, no secrets
+    session = (run.root / "logs" / "jobs" / job_ids[0] / "attempt_1.session.jsonl").read_text(
+        encoding="utf-8"
+    )
+    events = [json.loads(line) for line in session.splitlines()]
+    assert events[0]["event"] == "session_start" and events[-1]["event"] == "success"
+    assert [e["flow_step"] for e in events if e["event"] == "step"][:2] == ["open_create", "pick_video"]
+    assert run.sim.config.token not in session
 
 
 def test_a_taken_appium_port_stops_the_worker_with_a_clear_error(make_run: Callable[..., SimRun]) -> None:
