@@ -15,6 +15,7 @@ from pathlib import Path
 
 from runtime.settings import (
     SECRET_ENV,
+    SECRET_SETTINGS,
     ConfigError,
     LoadedSettings,
     Settings,
@@ -97,6 +98,13 @@ def mask(value: str) -> str:
     return "set (***)" if value else "not set"
 
 
+def _shown(settings: Settings, section: str, key: str, value: object) -> object:
+    """A setting's value as `--show-config` prints it: a secret one only as set or not."""
+    if f"{section}.{key}" in SECRET_SETTINGS:
+        return mask(str(getattr(getattr(settings, section), key)))
+    return value
+
+
 def config_view(loaded: LoadedSettings, env: Mapping[str, str]) -> ConfigView:
     """`--show-config` as data: port table, every setting with its source, secrets masked."""
     settings = loaded.settings
@@ -113,7 +121,11 @@ def config_view(loaded: LoadedSettings, env: Mapping[str, str]) -> ConfigView:
         for p in port_table(settings)
     )
     entries = tuple(
-        ConfigEntry(f"{section}.{key}", value, loaded.sources.get(f"{section}.{key}", "default"))
+        ConfigEntry(
+            f"{section}.{key}",
+            _shown(settings, section, key, value),
+            loaded.sources.get(f"{section}.{key}", "default"),
+        )
         for section, table in settings_to_dict(settings).items()
         for key, value in table.items()
     )

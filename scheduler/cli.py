@@ -64,6 +64,7 @@ app = typer.Typer(
     ),
     add_completion=False,
     no_args_is_help=False,
+    rich_markup_mode=None,  # plain help, the same style as parallel-orchestrator and python -m geelark
 )
 
 StateOpt = Annotated[Path, typer.Option("--state", help="scheduler state file")]

@@ -13,10 +13,12 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from jobqueue.csvstore import CsvJobStore
 from jobqueue.errors import FileBusy, LockTimeout
+from jobqueue.model import QueueSnapshot
 from jobqueue.outlook import work_outlook
 from orchestrator.adapters.queue_store import open_store
 from orchestrator.config import port_table
@@ -36,7 +38,14 @@ from orchestrator.run.recovery import (
 from orchestrator.run.seeding import seed_from_state
 from orchestrator.run.simulation import start_simulator, stop_simulator
 from orchestrator.run.stuck import find_stuck, observe
-from orchestrator.views.progress import progress_line, progress_view
+from orchestrator.views.fleet_view import RunTick, SupervisedWorker
+from orchestrator.views.progress import (
+    nothing_to_do_text,
+    progress_key,
+    progress_line,
+    progress_line_due,
+    progress_view,
+)
 from orchestrator.views.report import RunEnd
 from runtime.outage import OutageRecord
 from runtime.platform import ProcessRef, kill_tree
@@ -74,7 +83,7 @@ def prepare(run: Run) -> None:
     snapshot = run.store.snapshot()
     outlook = work_outlook(snapshot, now_local(), run.store.policy)
     if outlook.finished() and not run.settings.orchestrator.follow:
-        run.say(f"Nothing to do: no job of {len(snapshot.jobs)} is due or coming due today")
+        run.say(nothing_to_do_text(progress_view(snapshot, now_local(), policy=run.store.policy)))
         return
     if run.settings.simulate.enabled:
         _start_simulation(run)
@@ -227,7 +236,8 @@ class LoopState:
     next_disk_check: float = 0.0
     last_spawn: float = -1e9
     last_line: str = ""
-    next_line_at: float = 0.0
+    last_key: object = None
+    line_said_at: float = -1e9
     next_busy_warning: float = 0.0
     recover_pending: bool = False
 
@@ -266,12 +276,38 @@ def tick(run: Run, fleet: Fleet, loop: LoopState) -> RunEnd | None:
             break
         loop.last_spawn = mono
         run.say(spawned.message)
-    line = progress_line(progress_view(snapshot, now))
-    if mono >= loop.next_line_at and line != loop.last_line:
+    view = progress_view(snapshot, now, policy=run.store.policy, started_at=run.started_at)
+    line = progress_line(view)
+    since_s = mono - loop.line_said_at
+    if progress_line_due(
+        view, line=line, last_key=loop.last_key, last_line=loop.last_line, since_last_s=since_s,
+        interval_s=o.progress_interval_s,
+    ):  # fmt: skip
         run.observer.progress(line)
         log.info("%s", line)
-        loop.last_line, loop.next_line_at = line, mono + o.progress_interval_s
+        loop.last_line, loop.last_key, loop.line_said_at = line, progress_key(view), mono
+    run.observer.tick(run_tick(run, fleet, snapshot, now))
     return None
+
+
+def run_tick(run: Run, fleet: Fleet, snapshot: QueueSnapshot, now: datetime) -> RunTick:
+    """What the observer gets every tick: the loop's snapshot and the workers' supervision states."""
+    mono = run.clock()
+    return RunTick(
+        now=now,
+        started_at=run.started_at,
+        snapshot=snapshot,
+        policy=run.store.policy,
+        workers=tuple(
+            SupervisedWorker(
+                s.worker_id, s.state.value, s.reason, None if s.restart_at is None else s.restart_at - mono
+            )
+            for s in fleet.slots.values()
+        ),
+        simulate=run.settings.simulate.enabled,
+        simulator_url=run.simulator_url,
+        follow=run.settings.orchestrator.follow,
+    )
 
 
 def spawns_due(since_last_s: float, stagger_s: float) -> int:

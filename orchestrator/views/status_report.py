@@ -16,6 +16,9 @@ from jobqueue.gate import WaitReason
 from jobqueue.model import JobStatus, QueueSnapshot
 from jobqueue.outlook import AccountOutlook, accounts_outlook
 from jobqueue.policy import QueuePolicy
+from orchestrator.views.fleet_view import FleetView, fleet_view
+from orchestrator.views.phone_use import PhoneUse
+from orchestrator.views.usage import AttemptTotals, GeeLarkUse, attempt_totals
 from runtime.logs import job_dir
 from runtime.state import Heartbeat, RunInfo
 
@@ -143,6 +146,9 @@ class StatusReport:
     run: RunStatus
     phones: PhonesView | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    fleet: FleetView | None = None  # the live table: workers, totals, phones, expected end
+    attempts: AttemptTotals | None = None
+    geelark: GeeLarkUse | None = None
 
 
 def _age(now: datetime, then: datetime | None) -> float:
@@ -270,9 +276,12 @@ def build_status(
     run: RunInfo | None,
     run_active: bool,
     phones: PhonesView | None,
+    phone_use: PhoneUse | None = None,
+    geelark: GeeLarkUse | None = None,
 ) -> StatusReport:
     """The whole report; every input is plain data gathered by the caller."""
     accounts = build_accounts(snapshot, now, policy)
+    started_at = run.started_at if run is not None and run_active else None
     return StatusReport(
         generated_at=now,
         progress_file=str(progress_file),
@@ -290,4 +299,16 @@ def build_status(
             simulate=bool(run and run.simulate and run_active),
         ),
         phones=phones,
+        fleet=fleet_view(
+            snapshot,
+            now=now,
+            policy=policy,
+            started_at=started_at,
+            heartbeats=heartbeats,
+            alive=alive_workers,
+            phones=phone_use,
+            simulate=bool(run and run.simulate and run_active),
+        ),
+        attempts=attempt_totals(snapshot),
+        geelark=geelark,
     )
