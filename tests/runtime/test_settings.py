@@ -95,7 +95,7 @@ def test_every_section_of_the_settings_is_in_the_readme_table() -> None:
 
 @pytest.mark.parametrize(
     "line",
-    ["adb_path = \"C:\\Android\\adb.exe\"", "adb_path = \"C:\\Users\\me\\adb.exe\""],
+    ['adb_path = "C:\\Android\\adb.exe"', 'adb_path = "C:\\Users\\me\\adb.exe"'],
 )
 def test_a_windows_path_in_double_quotes_gets_the_single_quote_hint(tmp_path: Path, line: str) -> None:
     config = write(tmp_path, f"[worker]\n{line}\n")
@@ -105,7 +105,7 @@ def test_a_windows_path_in_double_quotes_gets_the_single_quote_hint(tmp_path: Pa
 
 def test_a_backslash_escape_that_parses_is_caught_too(tmp_path: Path) -> None:
     config = write(tmp_path, '[paths]\nlogs_dir = "C:\\temp"\n')
-    with pytest.raises(ConfigError, match="control character.*single quotes"):
+    with pytest.raises(ConfigError, match=r"control character.*single quotes"):
         load_settings(config)
 
 
