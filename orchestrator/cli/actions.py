@@ -149,6 +149,7 @@ def nothing_to_run(settings: Settings, cwd: Path) -> str | None:
 def execute_run(settings: Settings, cwd: Path, as_json: bool, *, plain: bool = False) -> ExitCode:
     """Run with the console as observer (the live table in a terminal) and Ctrl+C wired to the
     two-stage stop. An empty folder is refused before anything is written."""
+    from orchestrator.cli.dashboard import dashboard_during_run
     from orchestrator.run.batch import run_batch
     from orchestrator.run.context import StopSignals
 
@@ -160,7 +161,10 @@ def execute_run(settings: Settings, cwd: Path, as_json: bool, *, plain: bool = F
     stop = StopSignals()
     install_stop_handlers(lambda n: on_stop_signal(stop, n))
     header = (lambda: None) if as_json else (lambda: console.echo_lines(run_header(settings)))
-    with run_observer(settings, as_json=as_json, plain=plain) as observer:
+    with (
+        dashboard_during_run(settings, quiet=as_json),
+        run_observer(settings, as_json=as_json, plain=plain) as observer,
+    ):
         result = run_batch(settings, cwd, env=os.environ, observer=observer, stop=stop, on_locked=header)
     if as_json:
         console.echo_json(

@@ -32,7 +32,9 @@ Examples:
   parallel-orchestrator --workers 3 --run
   parallel-orchestrator --status --json
   parallel-orchestrator --stop-all
+  parallel-orchestrator --status --watch
   parallel-orchestrator logs -f --worker 1
+  parallel-orchestrator dashboard --port 8765
   python -m orchestrator demo
 
 Ctrl+C once: graceful stop (workers finish or abort at a safe point, claims are released, phones
@@ -128,6 +130,7 @@ app.command("logs", help=cli_commands.logs.__doc__)(cli_commands.logs)
 app.command("requeue", help=cli_commands.requeue.__doc__)(cli_commands.requeue)
 app.command("unblock", help=cli_commands.unblock.__doc__)(cli_commands.unblock)
 app.command("demo", help=cli_commands.demo.__doc__)(cli_commands.demo)
+app.command("dashboard", help=cli_commands.dashboard.__doc__)(cli_commands.dashboard)
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -185,3 +186,36 @@ def demo(
         console.echo(f"  then:  {command} --status    and:  {command} logs")
     # failed or review jobs are part of the simulation; the demo itself worked
     raise typer.Exit(int(ExitCode.OK if code is ExitCode.JOBS_FAILED else code))
+
+
+def dashboard(
+    ctx: typer.Context,
+    port: Annotated[
+        int | None, typer.Option("--port", help="Port to listen on (default 8765; 0: any free port).")
+    ] = None,
+    host: Annotated[
+        str | None,
+        typer.Option("--host", help="Address to listen on (default 127.0.0.1; others need a token)."),
+    ] = None,
+) -> None:
+    """Serve the web dashboard of this folder until Ctrl+C: fleet, queue, accounts, failures, reports.
+
+    Read-only unless [dashboard] token is set in the config; then the page can requeue, unblock and
+    stop all, sending the token with each action.
+    """
+    from orchestrator.cli.dashboard import make_server
+    from orchestrator.run.context import StopSignals  # imported here: --status must start fast
+
+    state = state_of(ctx)
+    with errors_as_exit_codes():
+        settings = state.settings()
+        d = settings.dashboard
+        server = make_server(settings, host=host or d.host, port=d.port if port is None else port)
+        stop = StopSignals()
+        install_stop_handlers(stop.on_signal)
+        with server:
+            console.echo(f"Dashboard of {Path.cwd()}: {server.url}   (Ctrl+C to stop)")
+            if not d.token:
+                console.echo("  read-only: set [dashboard] token in the config to allow its actions")
+            while stop.count == 0:
+                time.sleep(0.2)

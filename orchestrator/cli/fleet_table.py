@@ -11,8 +11,9 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from orchestrator.views.fleet_text import header_lines
 from orchestrator.views.fleet_view import FleetView, WorkerActivity, WorkerRow
-from orchestrator.views.progress import format_duration, format_until
+from orchestrator.views.progress import format_duration
 
 WIDTH = 80
 STYLES = {
@@ -40,33 +41,6 @@ def clip(text: str, width: int) -> str:
 def clip_left(text: str, width: int) -> str:
     """The end of `text` (what tells phone ids apart) in at most `width` characters."""
     return text if len(text) <= width else ".." + text[-(width - 2) :]
-
-
-def header_lines(view: FleetView) -> list[str]:
-    """The run's totals: progress, why jobs wait, phones and billed minutes, the expected end."""
-    now = view.generated_at
-    t = view.totals
-    if view.run_active and view.started_at is not None:
-        run = f"Run {format_duration((now - view.started_at).total_seconds())}"
-        run += " (simulated)" if view.simulate else ""
-    else:
-        run = "No run active"
-    end = view.expected_end
-    ends = f"ends {format_until(end.at, now)}" if end.at is not None else "end: -"
-    lines = [f"{run} | {ends}, {end.note}" if view.run_active else run]
-    outcome = f"{t.ok} ok, {t.failed} failed, {t.review} review"
-    lines.append(f"Jobs {t.done}/{t.total} done ({outcome}) | {t.claimed} active | {t.waiting} waiting")
-    if t.waiting_why:
-        lines.append(f"  waiting: {t.waiting_why}")
-    p = view.phones
-    if p.billed_minutes is None:
-        billed = "billed minutes unknown"
-    elif p.simulated:
-        billed = f"billed {p.billed_minutes:.0f} min (simulated minutes, no cost)"
-    else:
-        billed = f"billed ~{p.billed_minutes:.0f} min (from our phone log)"
-    lines.append(f"Phones {p.running} running, {billed}")
-    return lines
 
 
 def _cells(row: WorkerRow) -> list[str]:

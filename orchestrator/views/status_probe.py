@@ -40,7 +40,9 @@ def current_status(
     """
     run_dir = RunDir(settings.paths.runtime_dir)
     store = open_store(settings)
+    started = time.perf_counter()
     snapshot = store.snapshot()
+    read_s = time.perf_counter() - started
     run = run_dir.live_run()
     heartbeats = run_dir.read_heartbeats() if run_dir.workers_dir.is_dir() else {}
     alive = {wid for wid, hb in heartbeats.items() if hb.process.is_alive()}
@@ -63,6 +65,7 @@ def current_status(
         phones=phones,
         phone_use=phone_use(run_dir, run.started_at if run else None, now, simulator_billed),
         geelark=geelark_use(settings, run_dir, sim),
+        queue_read_s=read_s,
     )
 
 

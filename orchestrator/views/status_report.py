@@ -149,6 +149,7 @@ class StatusReport:
     fleet: FleetView | None = None  # the live table: workers, totals, phones, expected end
     attempts: AttemptTotals | None = None
     geelark: GeeLarkUse | None = None
+    queue_read_s: float | None = None  # how long reading the queue took for this report
 
 
 def _age(now: datetime, then: datetime | None) -> float:
@@ -278,6 +279,7 @@ def build_status(
     phones: PhonesView | None,
     phone_use: PhoneUse | None = None,
     geelark: GeeLarkUse | None = None,
+    queue_read_s: float | None = None,
 ) -> StatusReport:
     """The whole report; every input is plain data gathered by the caller."""
     accounts = build_accounts(snapshot, now, policy)
@@ -311,4 +313,5 @@ def build_status(
         ),
         attempts=attempt_totals(snapshot),
         geelark=geelark,
+        queue_read_s=queue_read_s,
     )
