@@ -62,10 +62,8 @@ def do_status(state: CliState) -> ExitCode:
 def watch_status(settings: Settings, *, plain: bool) -> ExitCode:
     """The fleet table of this folder's run, refreshed until Ctrl+C (GeeLark is not asked: a refresh
     every few seconds would eat the workers' request budget; a simulated run's meter is)."""
-    from rich.console import Console
-
     from orchestrator.adapters.geelark_api import simulator_meter
-    from orchestrator.cli.live import watch
+    from orchestrator.cli.live import screen, watch
     from orchestrator.run.context import StopSignals
 
     stop = StopSignals()
@@ -77,7 +75,7 @@ def watch_status(settings: Settings, *, plain: bool) -> ExitCode:
         return fleet
 
     interval_s = max(1.0, settings.orchestrator.progress_interval_s)
-    watch(fetch, Console(), keep_going=lambda: stop.count == 0, interval_s=interval_s, plain=plain)
+    watch(fetch, screen(), keep_going=lambda: stop.count == 0, interval_s=interval_s, plain=plain)
     return ExitCode.OK
 
 
@@ -197,16 +195,14 @@ def on_stop_signal(stop: StopSignals, n: int) -> None:
 def run_observer(settings: Settings, *, as_json: bool, plain: bool) -> Iterator[RunObserver]:
     """The live table when the console can redraw, else the plain progress lines (`--plain`, a pipe,
     a dumb terminal; with `--json` on stderr)."""
-    from rich.console import Console
-
     from orchestrator.adapters.geelark_api import billed_minutes
-    from orchestrator.cli.live import LiveObserver, can_redraw
+    from orchestrator.cli.live import LiveObserver, screen
 
-    screen = Console()
-    if as_json or plain or not can_redraw(screen):
+    terminal = screen()
+    if as_json or plain or not terminal.is_terminal:
         yield console.ConsoleObserver(to_stderr=as_json)
         return
-    with LiveObserver(settings, screen, meter=billed_minutes) as live:
+    with LiveObserver(settings, terminal, meter=billed_minutes) as live:
         yield live
 
 

@@ -7,8 +7,9 @@ terminal) or on `--plain`, the run prints its plain progress lines instead.
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from types import TracebackType
@@ -25,9 +26,20 @@ REDRAW_EVERY_S = 1.0
 METER_EVERY_S = 5.0  # how often the simulator's billing meter is asked
 
 
-def can_redraw(console: Console) -> bool:
-    """A terminal that understands cursor movement (not a pipe, a file or TERM=dumb)."""
-    return console.is_terminal and not console.is_dumb_terminal
+def can_redraw(console: Console, environ: Mapping[str, str] = os.environ) -> bool:
+    """A terminal that understands cursor movement: not a pipe or a file, not TERM=dumb. Rich's own
+    switch `TTY_COMPATIBLE=1` / `=0` decides for a console that cannot tell (`FORCE_COLOR` does not:
+    colours in a log file are fine, redrawing in one is not)."""
+    forced = environ.get("TTY_COMPATIBLE", "")
+    if forced == "0" or environ.get("TERM", "").lower() in ("dumb", "unknown"):
+        return False
+    isatty = getattr(console.file, "isatty", None)
+    return forced == "1" or (isatty is not None and bool(isatty()))
+
+
+def screen() -> Console:
+    """The console on stdout, a terminal for rich exactly when `can_redraw` says so."""
+    return Console(force_terminal=can_redraw(Console()))
 
 
 def draw(console: Console, view: FleetView) -> RenderableType:
@@ -108,7 +120,7 @@ def watch(
 ) -> None:
     """`--status --watch`: show the fleet every `interval_s` until `keep_going()` is False (Ctrl+C);
     redrawn in place in a terminal, else one progress line each time."""
-    shown = _shown_as_lines if plain or not can_redraw(console) else _shown_in_place
+    shown = _shown_as_lines if plain or not console.is_terminal else _shown_in_place
     with shown(console) as show:
         while keep_going():
             show(fetch())

@@ -127,14 +127,14 @@ def activity(
     hb: Heartbeat | None, alive: bool, supervised: SupervisedWorker | None, holds_job: bool = False
 ) -> WorkerActivity:
     """The one word for a worker: supervision says starting/restarting/..., then the queue (it holds
-    a claim: working), then its heartbeat."""
+    a claim: working), then its heartbeat (idle, or waiting for GeeLark)."""
     if supervised is not None and supervised.state in _SUPERVISION:
         state = _SUPERVISION[supervised.state]
         if not (state is WorkerActivity.STARTING and hb is not None and alive):
             return state
     if not alive:
         return WorkerActivity.GONE
-    if holds_job or (hb is not None and hb.job_id):
+    if holds_job:
         return WorkerActivity.WORKING
     if hb is None:
         return WorkerActivity.STARTING
@@ -183,22 +183,22 @@ def worker_row(
     now: datetime,
 ) -> WorkerRow:
     live = hb if (hb is not None and alive) else None
-    job = holding  # the queue is the truth for claims; the heartbeat (every ~2 s) for step and phone
-    if job is not None:
-        account, job_id, started = job.account, job.job_id, job.claimed_at
-    elif live is not None and live.job_id:
-        account, job_id, started = live.account or "", live.job_id, live.job_started_at
-    else:
-        account, job_id, started = "", "", None
+    # The queue is the truth for claims; the heartbeat (every ~2 s) tells the step, and only while it
+    # speaks of the job the queue says this worker holds (else it is a beat behind).
+    job = holding
+    held_id = job.job_id if job is not None else None
+    step = "claimed" if job is not None else ""
+    if live is not None and (live.job_id or None) == held_id:
+        step = live.step
     return WorkerRow(
         worker_id=worker_id,
         activity=activity(hb, alive, supervised, holds_job=job is not None),
         pid=hb.process.pid if hb is not None else None,
-        account=account,
+        account=job.account if job is not None else "",
         phone_id=(live.phone_id or "") if live is not None else "",
-        step=live.step if live is not None else "",
-        job_id=job_id,
-        elapsed_s=max(0.0, (now - started).total_seconds()) if started is not None else None,
+        step=step,
+        job_id=job.job_id if job is not None else "",
+        elapsed_s=max(0.0, (now - job.claimed_at).total_seconds()) if job and job.claimed_at else None,
         attempt=f"{job.attempts + 1}/{job.max_attempts}" if job is not None else "",
         last_error=_error_of(erred, supervised),
     )

@@ -204,14 +204,19 @@ def job_label(job_id: str, account: str) -> str:
     return job_id if not account or job_id.endswith(f"@{account}") else f"{job_id} @{account}"
 
 
-def outcome_text(view: ProgressView) -> str:
-    """`3/22 done (2 ok, 1 failed)`."""
+def ended_text(view: ProgressView) -> str:
+    """`2 ok, 1 failed` (failed and review only when there are some)."""
     outcome = [f"{view.success} ok"]
     if view.failed:
         outcome.append(f"{view.failed} failed")
     if view.review:
         outcome.append(f"{view.review} review")
-    return f"{view.done}/{view.total} done ({', '.join(outcome)})"
+    return ", ".join(outcome)
+
+
+def outcome_text(view: ProgressView) -> str:
+    """`3/22 done (2 ok, 1 failed)`."""
+    return f"{view.done}/{view.total} done ({ended_text(view)})"
 
 
 def progress_line(view: ProgressView) -> str:
@@ -264,5 +269,5 @@ def nothing_to_do_text(view: ProgressView) -> str:
     if view.total == 0:
         return "Nothing to do: the queue has no jobs"
     if not view.waiting:
-        return f"Nothing to do: all {view.total} jobs have ended ({outcome_text(view)})"
+        return f"Nothing to do: all {view.total} job(s) of the queue have ended ({ended_text(view)})"
     return f"Nothing to do today: {waiting_text(view)}"
