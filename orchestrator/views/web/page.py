@@ -15,6 +15,8 @@ from orchestrator.views.progress import format_duration, format_until
 from orchestrator.views.status_report import StatusReport
 
 REPORTS_SHOWN = 5
+# What opens an account whose gate has no time of its own.
+OPENED_BY = {"busy": "when its job ends", "blocked": "after unblock", "idle": "-", "ready": "now"}
 REPORT_PARSED_BYTES = 2_000_000  # larger reports are linked, not read for their headline
 
 
@@ -171,7 +173,9 @@ def account_lines(report: StatusReport) -> tuple[AccountLine, ...]:
             waiting=a.waiting,
             state=a.state.value,
             why=a.why,
-            next_allowed=format_until(a.next_allowed_at, now) if a.next_allowed_at else "on an event",
+            next_allowed=format_until(a.next_allowed_at, now)
+            if a.next_allowed_at
+            else OPENED_BY.get(a.state.value, "-"),
             can_unblock=a.state.value in ("blocked", "cooling"),
         )
         for a in report.accounts
