@@ -23,6 +23,9 @@ def header_lines(view: FleetView) -> list[str]:
     if t.waiting_why:
         lines.append(f"  waiting: {t.waiting_why}")
     p = view.phones
+    if not view.run_active:
+        lines.append(f"Phones {p.running} running (our phone log)")
+        return lines
     if p.billed_minutes is None:
         billed = "billed minutes unknown"
     elif p.simulated:
