@@ -24,6 +24,7 @@ from runtime.settings import Settings
 
 REDRAW_EVERY_S = 1.0
 METER_EVERY_S = 5.0  # how often the simulator's billing meter is asked
+NAP_S = 0.1
 
 
 def can_redraw(console: Console, environ: Mapping[str, str] = os.environ) -> bool:
@@ -122,9 +123,10 @@ def watch(
     redrawn in place in a terminal, else one progress line each time."""
     shown = _shown_as_lines if plain or not console.is_terminal else _shown_in_place
     with shown(console) as show:
+        naps = max(1, round(interval_s / NAP_S))  # short naps: Ctrl+C ends the watch at once
         while keep_going():
             show(fetch())
-            waited = 0.0
-            while waited < interval_s and keep_going():
-                sleep(0.1)
-                waited += 0.1
+            for _ in range(naps):
+                if not keep_going():
+                    break
+                sleep(NAP_S)

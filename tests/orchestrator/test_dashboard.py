@@ -21,7 +21,9 @@ from orchestrator.config import load_config
 from orchestrator.errors import PreflightFailed
 from orchestrator.views.web.security import check_exposure, is_loopback
 from orchestrator.views.web.server import DashboardServer
+from runtime.platform import ProcessRef
 from runtime.settings import Settings
+from runtime.state import RunInfo
 from tests.orchestrator.conftest import Workdir
 from worker.evidence import AttemptLog
 
@@ -203,6 +205,15 @@ def test_without_a_configured_token_the_dashboard_is_read_only(read_only: Site) 
     assert refused.status_code in (401, 403)
     assert read_only.post("/api/stop-all", {}, token="anything").status_code == 403
     assert not (read_only.workdir.path / ".orchestrator" / "stop").exists()
+
+
+def test_stop_all_asks_a_live_run_to_stop(site: Site) -> None:
+    run_dir = site.workdir.run_dir
+    run_dir.ensure()
+    run_dir.write_run(RunInfo(process=ProcessRef.current(), started_at=datetime.now(UTC), workers=1))
+    answer = site.post("/api/stop-all", {}, token=TOKEN)
+    assert answer.status_code == 200 and answer.json()["result"]["stop"] == "requested"
+    assert run_dir.stop_all_file.exists()
 
 
 def test_no_secret_is_ever_served(site: Site) -> None:

@@ -17,7 +17,7 @@ from harness.processes import free_port_base, subprocess_env
 from jobqueue import QueuePolicy
 from orchestrator.cli.live import LiveObserver, can_redraw
 from orchestrator.config import load_config
-from orchestrator.views.fleet_view import RunTick, SupervisedWorker
+from orchestrator.views.fleet_view import FleetView, RunTick, SupervisedWorker
 from runtime.platform import ProcessRef
 from runtime.state import Heartbeat, RunDir
 from tests.orchestrator.conftest import Workdir, config_toml
@@ -94,3 +94,22 @@ def test_a_simulated_run_in_a_terminal_shows_the_live_table(workdir: Workdir) ->
     assert "Progress:" not in screen  # the table replaces the plain progress lines
     assert "Run ended: completed" in screen
     assert max(len(line) for line in screen.replace("\r", "\n").split("\n")) <= 80
+
+
+def test_status_watch_without_a_terminal_prints_one_line_per_refresh() -> None:
+    from orchestrator.cli.live import watch
+    from orchestrator.views.fleet_view import fleet_view
+
+    fetched: list[int] = []
+    out = io.StringIO()
+
+    def fetch() -> FleetView:
+        fetched.append(1)
+        return fleet_view(snapshot(claimed("j", "a", 0, 5)), now=NOW, policy=QueuePolicy(), started_at=None,
+                          heartbeats={}, alive=set())  # fmt: skip
+
+    calls: list[float] = []
+    watch(fetch, Console(file=out), keep_going=lambda: len(calls) < 35, interval_s=1.0, sleep=calls.append)
+    lines = out.getvalue().splitlines()
+    assert len(fetched) == len(lines) == 4  # one refresh a second (10 naps of 0.1 s) until Ctrl+C
+    assert all("Progress: 0/1 done" in line and "W0 j @a" in line for line in lines)
