@@ -15,7 +15,8 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from jobqueue import JobStatus, Outcome, OutcomeKind
+from harness.processes import wait_for
+from jobqueue import JobStatus
 from orchestrator.cli.dashboard import make_server
 from orchestrator.config import load_config
 from orchestrator.errors import PreflightFailed
@@ -25,6 +26,7 @@ from runtime.platform import ProcessRef
 from runtime.settings import Settings
 from runtime.state import RunInfo
 from tests.orchestrator.conftest import Workdir
+from tests.orchestrator.test_messages import failed_job
 from worker.evidence import AttemptLog
 
 TOKEN = "dashboard-token-0123456789"
@@ -61,12 +63,8 @@ def settings_of(workdir: Workdir, token: str) -> Settings:
 
 
 def a_failed_job_with_evidence(workdir: Workdir) -> str:
-    store = workdir.store()
-    now = datetime.now(UTC)
-    claim = store.claim_next(0, 1, now)
-    assert claim is not None
-    store.record(claim, Outcome(OutcomeKind.PERMANENT, "video_missing", "video file is gone"), now)
-    with AttemptLog(workdir.path / "logs", claim.job.job_id, attempt=1, tag="W0") as attempt:
+    job_id = failed_job(workdir)
+    with AttemptLog(workdir.path / "logs", job_id, attempt=1, tag="W0") as attempt:
         (attempt.folder / "attempt_1.screenshot.png").write_bytes(b"\x89PNG\r\n\x1a\nfake")
         (attempt.folder / "attempt_1.page_source.xml").write_text("<hierarchy/>", encoding="utf-8")
     report = {
@@ -81,7 +79,7 @@ def a_failed_job_with_evidence(workdir: Workdir) -> str:
     (workdir.path / "logs" / "batch_summary_20261123_110000.txt").write_text(
         "BATCH SUMMARY\n", encoding="utf-8"
     )
-    return claim.job.job_id
+    return job_id
 
 
 def serve(workdir: Workdir, token: str) -> Iterator[Site]:
@@ -208,9 +206,11 @@ def test_without_a_configured_token_the_dashboard_is_read_only(read_only: Site) 
 
 
 def test_stop_all_asks_a_live_run_to_stop(site: Site) -> None:
+    stand_in = site.workdir.start("--status", "--watch", "--plain")  # a live process recorded as the run's
+    ref = wait_for(lambda: ProcessRef.of(stand_in.pid), 10, "the stand-in process")
     run_dir = site.workdir.run_dir
     run_dir.ensure()
-    run_dir.write_run(RunInfo(process=ProcessRef.current(), started_at=datetime.now(UTC), workers=1))
+    run_dir.write_run(RunInfo(process=ref, started_at=datetime.now(UTC), workers=1))
     answer = site.post("/api/stop-all", {}, token=TOKEN)
     assert answer.status_code == 200 and answer.json()["result"]["stop"] == "requested"
     assert run_dir.stop_all_file.exists()

@@ -9,7 +9,7 @@ endpoint); a simulated run adds the simulator's own counters, including genuine 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -25,11 +25,16 @@ def gauge(name: str, documentation: str, labels: tuple[str, ...] = ()) -> GaugeM
     return GaugeMetricFamily(f"{PREFIX}_{name}", documentation, labels=list(labels))
 
 
+def per_label(name: str, documentation: str, label: str, values: Mapping[str, float]) -> GaugeMetricFamily:
+    """One gauge with one label, a sample per key of `values` (sorted)."""
+    family = gauge(name, documentation, (label,))
+    for key, value in sorted(values.items()):
+        family.add_metric([key], value)
+    return family
+
+
 def queue_metrics(report: StatusReport) -> Iterator[Metric]:
-    jobs = gauge("jobs", "Jobs in the queue by status.", ("status",))
-    for status, count in report.counts.items():
-        jobs.add_metric([status], count)
-    yield jobs
+    yield per_label("jobs", "Jobs in the queue by status.", "status", report.counts)
     posts = gauge("account_posts_today", "Successful posts today per account.", ("account",))
     limit = gauge("account_daily_limit", "Daily post limit per account.", ("account",))
     held = gauge("account_held", "1 when the account is blocked or cooling down.", ("account", "state"))
@@ -44,20 +49,15 @@ def queue_metrics(report: StatusReport) -> Iterator[Metric]:
         attempts.add_metric(["job"], report.attempts.job)
         attempts.add_metric(["infrastructure"], report.attempts.infrastructure)
         yield attempts
-    failures = gauge("failures", "Failed and review jobs by error class.", ("error_type",))
-    for group in report.failures:
-        failures.add_metric([group.error_type], group.count)
-    yield failures
+    by_type = {g.error_type: g.count for g in report.failures}
+    yield per_label("failures", "Failed and review jobs by error class.", "error_type", by_type)
 
 
 def fleet_metrics(report: StatusReport) -> Iterator[Metric]:
     fleet = report.fleet
     if fleet is None:
         return
-    workers = gauge("workers", "Workers by state.", ("state",))
-    for state, count in sorted(Counter(r.activity.value for r in fleet.rows).items()):
-        workers.add_metric([state], count)
-    yield workers
+    yield per_label("workers", "Workers by state.", "state", Counter(r.activity.value for r in fleet.rows))
     yield GaugeMetricFamily(
         f"{PREFIX}_phones_running", "Phones our ledger says run.", value=fleet.phones.running
     )
@@ -71,29 +71,25 @@ def geelark_metrics(report: StatusReport) -> Iterator[Metric]:
     use = report.geelark
     if use is None:
         return
-    recent = gauge("geelark_requests_last_minute", "GeeLark requests sent in the last minute.", ("endpoint",))
-    for endpoint, count in sorted(use.requests_last_minute.items()):
-        recent.add_metric([endpoint], count)
-    yield recent
+    yield per_label(
+        "geelark_requests_last_minute", "GeeLark requests sent in the last minute.", "endpoint",
+        use.requests_last_minute,
+    )  # fmt: skip
     yield GaugeMetricFamily(
         f"{PREFIX}_geelark_rate_limit_per_minute",
         "The request budget per endpoint and minute the workers share.",
         value=use.rate_limit_per_min,
     )
     if use.simulator_calls is not None:
-        calls = gauge(
-            "geelark_simulator_requests", "Requests the simulator answered (this run).", ("endpoint",)
-        )
-        for endpoint, count in sorted(use.simulator_calls.items()):
-            calls.add_metric([endpoint], count)
-        yield calls
+        yield per_label(
+            "geelark_simulator_requests", "Requests the simulator answered (this run).", "endpoint",
+            use.simulator_calls,
+        )  # fmt: skip
     if use.simulator_rate_limited is not None:
-        refused = gauge(
-            "geelark_rate_limited", "Rate-limit answers the simulator gave (this run).", ("endpoint",)
-        )
-        for endpoint, count in sorted(use.simulator_rate_limited.items()):
-            refused.add_metric([endpoint], count)
-        yield refused
+        yield per_label(
+            "geelark_rate_limited", "Rate-limit answers the simulator gave (this run).", "endpoint",
+            use.simulator_rate_limited,
+        )  # fmt: skip
 
 
 class StatusCollector(Collector):
