@@ -6,11 +6,13 @@ credentials from ``GEELARK_TOKEN`` or ``GEELARK_APP_ID`` + ``GEELARK_API_KEY``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
-from collections.abc import Sequence
-from typing import Any, TextIO
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, TextIO
+
+import typer
 
 from geelark.client import GeeLarkClient
 from geelark.errors import GeeLarkError
@@ -48,19 +50,68 @@ def render(data: Any, as_json: bool, out: TextIO) -> None:
         out.write("  ".join(f"{k}={v}" for k, v in data.items()) + "\n")
 
 
-def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
-    parser = argparse.ArgumentParser(prog="python -m geelark", description="GeeLark operator commands")
-    parser.add_argument("--json", action="store_true", help="print JSON")
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("check", help="check the credentials and show the balance")
-    list_cmd = sub.add_parser("phones", help="list cloud phones")
-    list_cmd.add_argument("--name", help="only phones whose serial name contains this")
-    args = parser.parse_args(argv)
+app = typer.Typer(
+    help=(
+        "GeeLark operator commands, against whatever GEELARK_BASE_URL names (the real service or the "
+        "simulator), with GEELARK_TOKEN or GEELARK_APP_ID + GEELARK_API_KEY from the environment."
+    ),
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # the same plain help as parallel-orchestrator and posting-scheduler
+    no_args_is_help=True,
+)
+
+
+@dataclass(frozen=True)
+class _Options:
+    json: bool
+    out: TextIO
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="JSON output (the same data as the text).")
+    ] = False,
+) -> None:
+    ctx.obj = _Options(json_out, ctx.obj.out if isinstance(ctx.obj, _Options) else sys.stdout)
+
+
+@app.command("check", help="Check the credentials and show the balance.")
+def _check(ctx: typer.Context) -> None:
+    _answer(ctx, check)
+
+
+@app.command("phones", help="List the cloud phones with their status.")
+def _phones(
+    ctx: typer.Context,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Only phones whose serial name contains this.")
+    ] = None,
+) -> None:
+    _answer(ctx, lambda client: phones(client, name))
+
+
+def _answer(ctx: typer.Context, ask: Callable[[GeeLarkClient], Any]) -> None:
+    options: _Options = ctx.obj
     try:
         with GeeLarkClient(GeeLarkSettings.from_env(max_attempts=2)) as client:
-            data: Any = check(client) if args.command == "check" else phones(client, args.name)
+            data = ask(client)
     except GeeLarkError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
-    render(data, args.json, out)
+        raise typer.Exit(1) from None
+    render(data, options.json, options.out)
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
+    """Run the CLI; returns the exit code (0 ok, 1 GeeLark refused or unreachable, 2 usage)."""
+    try:
+        app(
+            args=list(argv) if argv is not None else None,
+            prog_name="python -m geelark",
+            obj=_Options(False, out),
+        )
+    except SystemExit as done:  # the command line's own end (typer's standalone mode)
+        return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
     return 0

@@ -125,3 +125,17 @@ class SharedRateLimiter(_SlidingLimiter):
         tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(logs), encoding="utf-8")
         os.replace(tmp, self.path)
+
+
+def recent_requests(directory: Path, now: float, window_s: float = 60.0) -> dict[str, int]:
+    """Requests per key that every process sharing ``directory`` sent in the last ``window_s``
+    (read-only, no lock: a glance for dashboards; {} when there is no budget file yet)."""
+    try:
+        raw = json.loads((directory / STATE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(raw, dict):
+        return {}
+    return {
+        str(k): sum(1 for t in v if now - float(t) < window_s) for k, v in raw.items() if isinstance(v, list)
+    }

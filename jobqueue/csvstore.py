@@ -14,7 +14,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -323,6 +323,11 @@ class CsvJobStore:
     def cancel_account(self, account: str, reason: str, now: datetime) -> list[Job]:
         """Cancel the account's waiting jobs (failed ``cancelled``); claimed ones are left alone."""
         return self._operate("cancel_account", lambda t: t.cancel_account(account, reason, now))
+
+    def update_captions(self, captions: Mapping[str, str]) -> tuple[list[Job], list[Job]]:
+        """Captions corrected at their source, by video path: jobs not yet claimed take them; the
+        claimed and ended ones are returned as left."""
+        return self._operate("update_captions", lambda t: t.update_captions(captions))
 
     def block_account(self, account: str, reason: str, job_id: str, now: datetime) -> None:
         """Block the account until ``unblock_account``."""

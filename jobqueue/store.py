@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
@@ -46,6 +46,8 @@ class JobStore(Protocol):
     ) -> list[Job]: ...
 
     def cancel_account(self, account: str, reason: str, now: datetime) -> list[Job]: ...
+
+    def update_captions(self, captions: Mapping[str, str]) -> tuple[list[Job], list[Job]]: ...
 
     def block_account(self, account: str, reason: str, job_id: str, now: datetime) -> None: ...
 
@@ -113,6 +115,11 @@ class MemoryJobStore:
         """Cancel the account's waiting jobs (failed ``cancelled``); claimed ones are left alone."""
         with self._lock:
             return self._table.cancel_account(account, reason, now)
+
+    def update_captions(self, captions: Mapping[str, str]) -> tuple[list[Job], list[Job]]:
+        """New captions by video path for jobs not yet claimed; returns (changed, left)."""
+        with self._lock:
+            return self._table.update_captions(captions)
 
     def block_account(self, account: str, reason: str, job_id: str, now: datetime) -> None:
         """Block the account until ``unblock_account``."""

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import random
 import secrets
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from jobqueue import accounts as account_rules
@@ -180,6 +181,21 @@ class JobTable:
             for position, job in enumerate(self.jobs)
             if job.account == account and job.status in states.DUE
         ]
+
+    def update_captions(self, captions: Mapping[str, str]) -> tuple[list[Job], list[Job]]:
+        """New captions by video path for jobs not yet claimed (pending, retrying); returns the
+        jobs changed and those left as they were (claimed or ended: their post is under way or done)."""
+        changed: list[Job] = []
+        left: list[Job] = []
+        for position, job in enumerate(self.jobs):
+            caption = captions.get(job.video_path)
+            if caption is None or caption == job.caption:
+                continue
+            if job.status in states.DUE:
+                changed.append(self._put(position, replace(job, caption=caption)))
+            else:
+                left.append(job)
+        return changed, left
 
     def block_account(self, account: str, reason: str, job_id: str, now: datetime) -> None:
         self._set_accounts(

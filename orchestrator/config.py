@@ -10,18 +10,27 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from runtime.settings import (
     SECRET_ENV,
+    SECRET_SETTINGS,
     ConfigError,
     LoadedSettings,
     Settings,
     load_settings,
     settings_to_dict,
 )
-from worker.contract import MAX_WORKERS, PortBases, PortPlanError, WorkerPorts, account_defaults, fleet_plan
+from worker.contract import (
+    MAX_WORKERS,
+    PortBases,
+    PortPlanError,
+    WorkerPorts,
+    account_defaults,
+    fleet_plan,
+    flow_files,
+)
 
 DEFAULT_CONFIG_NAME = "parallel-orchestrator.toml"
 
@@ -91,11 +100,19 @@ class ConfigView:
     ports: tuple[PortRow, ...]
     entries: tuple[ConfigEntry, ...]
     secrets: dict[str, str]  # env var -> "set (***)" / "not set"
+    flows: dict[str, str] = field(default_factory=dict)  # app -> the flow file its accounts post with
 
 
 def mask(value: str) -> str:
     """A secret as the operator may see it: set or not, never its value."""
     return "set (***)" if value else "not set"
+
+
+def _shown(settings: Settings, section: str, key: str, value: object) -> object:
+    """A setting's value as `--show-config` prints it: a secret one only as set or not."""
+    if f"{section}.{key}" in SECRET_SETTINGS:
+        return mask(str(getattr(getattr(settings, section), key)))
+    return value
 
 
 def config_view(loaded: LoadedSettings, env: Mapping[str, str]) -> ConfigView:
@@ -114,7 +131,11 @@ def config_view(loaded: LoadedSettings, env: Mapping[str, str]) -> ConfigView:
         for p in port_table(settings)
     )
     entries = tuple(
-        ConfigEntry(f"{section}.{key}", value, loaded.sources.get(f"{section}.{key}", "default"))
+        ConfigEntry(
+            f"{section}.{key}",
+            _shown(settings, section, key, value),
+            loaded.sources.get(f"{section}.{key}", "default"),
+        )
         for section, table in settings_to_dict(settings).items()
         for key, value in table.items()
     )
@@ -123,4 +144,5 @@ def config_view(loaded: LoadedSettings, env: Mapping[str, str]) -> ConfigView:
         ports=ports,
         entries=entries,
         secrets={name: mask(env.get(name, "")) for name in SECRET_ENV},
+        flows={app: str(path) for app, path in flow_files(settings).items()},
     )

@@ -4,7 +4,8 @@ OrchestratorError
 ├── AlreadyRunning     another orchestrator holds the run lock of this working folder
 ├── SimulatorFailed    the GeeLark simulator did not start (or said nothing in time)
 ├── SeedError          scheduler_state.json could not be turned into jobs
-└── PreflightFailed    a check before anything is started failed (a port taken, ...); nothing was started
+├── PreflightFailed    a check before anything is started failed (a port taken, ...); nothing was started
+└── OperatorMistake    a command asked for something that cannot be done as asked; nothing was done
 """
 
 from __future__ import annotations
@@ -43,3 +44,7 @@ class SeedError(OrchestratorError):
 
 class PreflightFailed(OrchestratorError):
     """A check before the run starts anything failed; the message says what and how to fix it."""
+
+
+class OperatorMistake(OrchestratorError):
+    """The command cannot do what was asked (a job that is not requeueable, ...); nothing was done."""

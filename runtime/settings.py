@@ -118,6 +118,14 @@ class SimulateSection:
 
 
 @dataclass(frozen=True)
+class DashboardSection:
+    enabled: bool = False  # serve the web dashboard during --run
+    host: str = "127.0.0.1"  # anything but loopback needs a token
+    port: int = 8765  # 0 = any free port (the URL is printed)
+    token: str = ""  # secret: allows the dashboard's actions (requeue, unblock, stop-all)
+
+
+@dataclass(frozen=True)
 class Settings:
     paths: PathsSettings = field(default_factory=PathsSettings)
     accounts: AccountsSection = field(default_factory=AccountsSection)
@@ -126,6 +134,7 @@ class Settings:
     worker: WorkerSection = field(default_factory=WorkerSection)
     orchestrator: OrchestratorSection = field(default_factory=OrchestratorSection)
     simulate: SimulateSection = field(default_factory=SimulateSection)
+    dashboard: DashboardSection = field(default_factory=DashboardSection)
 
 
 @dataclass(frozen=True)
@@ -164,6 +173,7 @@ RANGES: tuple[tuple[str, float, float, str], ...] = (
     ("worker.adb_timeout_s", 5, INF, ""),
     ("worker.heartbeat_interval_s", 0.05, 60, ""),
     ("worker.transfer_timeout_s", 10, INF, ""),
+    ("dashboard.port", 0, 65535, " (0: any free port)"),
     ("worker.session_tries", 1, 10, ""),
     ("simulate.time_scale", 0.0001, 1, " (simulated seconds per real second: 0.02 runs 50x faster)"),
 )
@@ -175,6 +185,12 @@ ENV_SETTINGS = {
     "GEELARK_APP_ID": "geelark.app_id",
 }
 SECRET_ENV = ("GEELARK_API_KEY", "GEELARK_TOKEN")
+# Settings that are secrets: never handed to workers, shown masked (`--show-config`).
+SECRET_SETTINGS = frozenset({"dashboard.token"})
+WINDOWS_PATH_HINT = (
+    "a Windows path in a TOML string: write it in single quotes, e.g. adb_path = 'C:\\Android\\adb.exe'"
+    ' (inside "..." a backslash starts an escape)'
+)
 
 
 def _section_types() -> dict[str, type]:
@@ -214,12 +230,19 @@ def _convert(value: object, annotation: Any, where: str) -> object:
     if annotation is Path:
         if not isinstance(value, str | Path) or str(value) == "":
             raise ConfigError(f"{where}: expected a path, got {value!r}")
-        return Path(value)
+        return Path(_no_control_characters(str(value), where))
     if annotation is str:
         if not isinstance(value, str):
             raise ConfigError(f"{where}: expected text, got {value!r}")
-        return value
+        return _no_control_characters(value, where)
     raise ConfigError(f"{where}: unsupported setting type {annotation!r}")
+
+
+def _no_control_characters(value: str, where: str) -> str:
+    """No setting holds a tab or a line break: one there came from a backslash escape ("C:\\new")."""
+    if any(ord(c) < 32 for c in value):
+        raise ConfigError(f"{where}: {value!r} contains a control character; {WINDOWS_PATH_HINT}")
+    return value
 
 
 def _apply(
@@ -247,7 +270,13 @@ def _read_toml(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist; create it or drop --config") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+        hint = f"; {WINDOWS_PATH_HINT}" if _backslash_trouble(str(exc)) else ""
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}{hint}") from None
+
+
+def _backslash_trouble(message: str) -> bool:
+    """The TOML parser's words for a bad backslash escape in a "..." string."""
+    return any(word in message for word in ("Unescaped '\\'", "escape", "hex value"))
 
 
 def load_settings(
@@ -360,11 +389,14 @@ def validate(settings: Settings, where: str) -> None:
 
 
 def settings_to_dict(settings: Settings) -> dict[str, dict[str, Any]]:
-    """Plain JSON-able data (paths as strings); contains no secrets because Settings holds none."""
+    """Plain JSON-able data (paths as strings); secret settings (`SECRET_SETTINGS`) are left empty."""
     out: dict[str, dict[str, Any]] = {}
     for f in fields(settings):
         section = dataclasses.asdict(getattr(settings, f.name))
-        out[f.name] = {k: (str(v) if isinstance(v, Path) else v) for k, v in section.items()}
+        out[f.name] = {
+            k: "" if f"{f.name}.{k}" in SECRET_SETTINGS else (str(v) if isinstance(v, Path) else v)
+            for k, v in section.items()
+        }
     return out
 
 

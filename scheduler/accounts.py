@@ -7,7 +7,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from jobqueue.roster import COLUMNS
 from scheduler.errors import AccountNameError, InputError
+from scheduler.state_io import write_text_atomic
 from scheduler.textfiles import read_operator_text
 
 _BAD_CHARS = re.compile(r"[\s,|\"#]")
@@ -65,3 +67,47 @@ def plan_accounts(existing: Sequence[str], incoming: Iterable[AccountInput]) -> 
             )
         (present if folded in known else to_add).append(item.name)
     return AccountPlan(tuple(to_add), tuple(present))
+
+
+ACCOUNTS_CSV = "accounts.csv"
+ACCOUNTS_TXT = "accounts.txt"
+
+
+def accounts_list_path(folder: Path) -> Path:
+    """The orchestrator's accounts list in ``folder``: accounts.csv, or an old accounts.txt when
+    only that exists (the same rule as the orchestrator's)."""
+    csv_path, txt_path = folder / ACCOUNTS_CSV, folder / ACCOUNTS_TXT
+    return txt_path if txt_path.is_file() and not csv_path.is_file() else csv_path
+
+
+def add_to_accounts_list(path: Path, names: Sequence[str]) -> tuple[str, ...]:
+    """Add a row (only the name: empty cells take the config's `[accounts]` defaults) for each
+    name the list lacks; create the list (Excel-safe CSV) if there is none. The operator's rows,
+    columns, notes, delimiter and encoding are kept as they are. Returns the names added."""
+    if not names:
+        return ()
+    if not path.is_file():
+        rows = [",".join(COLUMNS)] + [name + "," * (len(COLUMNS) - 1) for name in names]
+        write_text_atomic(path, "\ufeff" + "\r\n".join(rows) + "\r\n", newline="")
+        return tuple(names)
+    text, encoding = read_operator_text(path)
+    lines = text.splitlines()
+    is_csv = path.suffix.lower() == ".csv"
+    first = next((line for line in lines if line.strip() and not line.lstrip().startswith("#")), "")
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    present = {_first_cell(line, delimiter if is_csv else "\n").casefold() for line in lines}
+    new = [n for n in names if n.casefold() not in present]
+    if not new:
+        return ()
+    width = max(1, first.count(delimiter) + 1) if is_csv else 1
+    added = [n + delimiter * (width - 1) for n in new] if is_csv else list(new)
+    ending = "\r\n" if "\r\n" in text or not text else "\n"
+    body = text if text.endswith(("\n", "\r")) or not text else text + ending
+    data = body + ending.join(added) + ending
+    bom = "\ufeff" if encoding == "utf-8" and path.read_bytes().startswith(b"\xef\xbb\xbf") else ""
+    write_text_atomic(path, bom + data, newline="", encoding=encoding)
+    return tuple(new)
+
+
+def _first_cell(line: str, delimiter: str) -> str:
+    return line.split(delimiter, 1)[0].strip().strip('"').lstrip("\ufeff")

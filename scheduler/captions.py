@@ -33,6 +33,24 @@ class CaptionTable:
     video_column: str
     encoding: str
     rows: tuple[CaptionRow, ...]
+    delimiter: str = ","
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """How Excel saved it, when not as CSV UTF-8 (read all the same)."""
+        out = []
+        if self.delimiter == ";":
+            out.append("semicolon-separated (European Excel): read as such")
+        if self.encoding != "utf-8":
+            out.append(f"saved as {self.encoding} (older Excel), not UTF-8: read as such")
+        return tuple(out)
+
+
+def sniff_delimiter(text: str) -> str:
+    """`;` when the header line holds more semicolons than commas (Excel in much of Europe saves
+    "CSV" that way), else `,`."""
+    first = text.split("\n", 1)[0]
+    return ";" if first.count(";") > first.count(",") else ","
 
 
 def find_columns(header: list[str]) -> tuple[int | None, int | None]:
@@ -48,13 +66,17 @@ def find_columns(header: list[str]) -> tuple[int | None, int | None]:
     return caption, video
 
 
-def read_caption_table(path: Path) -> CaptionTable | None:
-    """The captions in ``path``; None if it has neither a caption nor a video column (not ours).
+def read_caption_table(path: Path, label: str = "") -> CaptionTable | None:
+    """The captions in ``path`` (``label``: how messages name it, default its file name); None if
+    it has neither a caption nor a video column (not ours). Commas or semicolons, UTF-8 or
+    Windows-1252 (``CaptionTable.notes`` says which).
 
     Raises CaptionColumnMissing when exactly one of the two columns is there, OSError if unreadable.
     """
+    label = label or path.name
     text, encoding = read_operator_text(path)
-    reader = csv.reader(io.StringIO(text, newline=""))
+    delimiter = sniff_delimiter(text)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     header = next(reader, [])
     caption_at, video_at = find_columns(header)
     if caption_at is None and video_at is None:
@@ -68,9 +90,11 @@ def read_caption_table(path: Path) -> CaptionTable | None:
         if any(cell.strip() for cell in record):
             ref = record[video_at].strip() if video_at < len(record) else ""
             caption = record[caption_at] if caption_at < len(record) else ""
-            rows.append(CaptionRow(ref, normalise_newlines(caption).strip(), f"{path.name}:{start_line}"))
+            rows.append(CaptionRow(ref, normalise_newlines(caption).strip(), f"{label}:{start_line}"))
         start_line = reader.line_num + 1
-    return CaptionTable(path, header[caption_at].strip(), header[video_at].strip(), encoding, tuple(rows))
+    return CaptionTable(
+        path, header[caption_at].strip(), header[video_at].strip(), encoding, tuple(rows), delimiter
+    )
 
 
 def read_sidecar_caption(video: Path) -> tuple[str, str] | None:

@@ -20,7 +20,7 @@ from typer.core import TyperGroup
 from jobqueue import CsvJobStore, QueueError
 from scheduler.errors import InputError, SchedulerError
 from scheduler.importer import import_legacy
-from scheduler.operations import ChangeRequest, apply_changes
+from scheduler.operations import ChangeRequest, apply_changes, refuse_dry_run
 from scheduler.render import as_json, change_lines, import_lines, seed_lines, status_lines
 from scheduler.seeding import seed_progress
 from scheduler.status import build_status, list_videos
@@ -64,6 +64,7 @@ app = typer.Typer(
     ),
     add_completion=False,
     no_args_is_help=False,
+    rich_markup_mode=None,  # plain help, the same style as parallel-orchestrator and python -m geelark
 )
 
 StateOpt = Annotated[Path, typer.Option("--state", help="scheduler state file")]
@@ -195,6 +196,7 @@ def import_command(
 def seed_command(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """Assign waiting videos and add the new jobs to the progress file (a second seed adds nothing)."""
     state, progress = _paths(ctx)
+    _run(lambda: refuse_dry_run(state, progress))
     try:
         report = _run(lambda: seed_progress(state, CsvJobStore(progress)))
     except QueueError as exc:

@@ -32,6 +32,17 @@ class InputError(SchedulerError):
     """Bad operator input; the command wrote nothing."""
 
 
+class DryRunCopy(InputError):
+    """A dry run's folder: its successes are simulated, never real posts."""
+
+    def __init__(self, path: Path, what: str) -> None:
+        self.path = path
+        super().__init__(
+            f"{path} is in a dry run's folder (it holds 'DRY RUN - NOT REAL.txt'): nothing there was "
+            f"posted, so it is never {what}; run posting-scheduler in your real working folder"
+        )
+
+
 class FolderNotFound(InputError):
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -119,8 +130,14 @@ class StateFileCorrupt(StateError):
         self.path = path
         self.key = key
         self.reason = reason
+        backup = path.with_name(path.name + ".bak")
+        restore = (
+            f", or restore the last good copy {backup.name} (copy it over {path.name})"
+            if backup.is_file()
+            else ""
+        )
         super().__init__(
-            f"{path}: {key}: {reason}; the file was left as it is: fix it by hand, or move it away "
+            f"{path}: {key}: {reason}; the file was left as it is: fix it by hand{restore}, or move it away "
             "and import it with `posting-scheduler import --from <file>`"
         )
 

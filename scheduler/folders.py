@@ -35,6 +35,7 @@ class FolderScan:
     videos: tuple[FoundVideo, ...]
     skipped: tuple[Skipped, ...]
     caption_files: tuple[str, ...]
+    notes: tuple[str, ...] = ()  # how Excel saved the captions files (semicolons, Windows-1252)
 
 
 def scan_folder(folder: Path) -> FolderScan:
@@ -50,7 +51,7 @@ def scan_folder(folder: Path) -> FolderScan:
     videos, skipped = _video_files(root)
     if not videos:
         raise NoVideos(folder, VIDEO_EXTENSIONS)
-    tables, table_skips = _caption_tables(root)
+    tables, table_skips, notes = _caption_tables(root)
     skipped += table_skips
     captions, caption_skips = _caption_index(tables)
     skipped += caption_skips
@@ -74,7 +75,13 @@ def scan_folder(folder: Path) -> FolderScan:
         for key, (ref, _, source) in captions.items()
         if key not in used_keys
     ]
-    return FolderScan(folder, tuple(found), tuple(skipped), tuple(t.path.name for t in tables))
+    return FolderScan(
+        folder,
+        tuple(found),
+        tuple(skipped),
+        tuple(t.path.relative_to(root).as_posix() for t in tables),
+        tuple(notes),
+    )
 
 
 def _video_files(root: Path) -> tuple[list[Path], list[Skipped]]:
@@ -91,23 +98,35 @@ def _video_files(root: Path) -> tuple[list[Path], list[Skipped]]:
     return videos, skipped
 
 
-def _caption_tables(root: Path) -> tuple[list[CaptionTable], list[Skipped]]:
+def _caption_tables(root: Path) -> tuple[list[CaptionTable], list[Skipped], list[str]]:
+    """Captions CSVs at the top of the folder and one level down (like the videos); deeper ones
+    are listed as skipped. Also returns notes on how Excel saved them."""
     tables: list[CaptionTable] = []
     skipped: list[Skipped] = []
-    for csv_path in sorted(root.glob("*.csv"), key=lambda p: p.name.casefold()):
+    notes: list[str] = []
+    found = sorted(
+        (p for p in root.rglob("*.csv") if p.is_file()),
+        key=lambda p: p.relative_to(root).as_posix().casefold(),
+    )
+    for csv_path in found:
+        rel = csv_path.relative_to(root).as_posix()
+        if len(csv_path.relative_to(root).parts) > 2:
+            skipped.append(Skipped(rel, "captions file more than one folder down: move it up"))
+            continue
         if csv_path.name.casefold().startswith(NOT_CAPTION_FILES):
-            skipped.append(Skipped(csv_path.name, "a progress/results file, not captions"))
+            skipped.append(Skipped(rel, "a progress/results file, not captions"))
             continue
         try:
-            table = read_caption_table(csv_path)
+            table = read_caption_table(csv_path, rel)
         except OSError as exc:
-            skipped.append(Skipped(csv_path.name, f"unreadable: {exc.strerror or exc}"))
+            skipped.append(Skipped(rel, f"unreadable: {exc.strerror or exc}"))
             continue
         if table is None:
-            skipped.append(Skipped(csv_path.name, "no caption or video column: not a captions file"))
+            skipped.append(Skipped(rel, "no caption or video column: not a captions file"))
         else:
             tables.append(table)
-    return tables, skipped
+            notes += [f"{rel}: {note}" for note in table.notes]
+    return tables, skipped, notes
 
 
 CaptionIndex = dict[str, tuple[str, str, str]]  # key -> (video ref, caption, source)

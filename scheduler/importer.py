@@ -18,7 +18,9 @@ from pathlib import Path
 
 from jobqueue.csvrow import safe_csv
 from jobqueue.fileio import atomic_write
-from scheduler.errors import LegacyStateFile
+from jobqueue.simulated import in_dry_run_folder
+from scheduler.accounts import accounts_list_path, add_to_accounts_list
+from scheduler.errors import DryRunCopy, LegacyStateFile
 from scheduler.legacy_sources import LegacyBundle, read_bundle
 from scheduler.model import (
     Account,
@@ -30,7 +32,7 @@ from scheduler.model import (
     video_key,
     video_stem,
 )
-from scheduler.operations import read_queue
+from scheduler.operations import read_queue, refuse_dry_run
 from scheduler.planning import assign
 from scheduler.progress_rows import Quarantined
 from scheduler.state_io import load_state, save_state, state_lock, utc_now_text
@@ -82,6 +84,10 @@ def import_legacy(
 ) -> ImportReport:
     """Import the original tool's files into the state; raises InputError/StateError before writing."""
     stamp = now or utc_now_text()
+    refuse_dry_run(state_path, progress_path)
+    for source in sources:
+        if in_dry_run_folder(source.resolve()):
+            raise DryRunCopy(source, "imported")
     with state_lock(state_path):
         try:
             before = load_state(state_path)
@@ -102,6 +108,10 @@ def import_legacy(
             backup = state_path.with_name(f"{state_path.stem}.legacy-{tag}{state_path.suffix}")
             shutil.copy2(state_path, backup)
         save_state(state_path, state, stamp)
+        new_names = [a.name for a in state.accounts if a.name not in set(before.account_names)]
+        listed = add_to_accounts_list(accounts_list_path(state_path.parent), new_names)
+    if listed:
+        merge.bump("accounts.csv rows added", len(listed))
     files = tuple(f"{p.path} ({p.layout})" for p in bundle.progress) + tuple(
         str(s.path) for s in bundle.states
     )

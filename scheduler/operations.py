@@ -10,9 +10,22 @@ from datetime import datetime
 from pathlib import Path
 
 from jobqueue import CsvJobStore, JobStatus
-from scheduler.accounts import AccountInput, accounts_from_file, plan_accounts
+from jobqueue.simulated import in_dry_run_folder
+from scheduler.accounts import (
+    AccountInput,
+    accounts_from_file,
+    accounts_list_path,
+    add_to_accounts_list,
+    plan_accounts,
+)
 from scheduler.assign import AssignmentPlan
-from scheduler.errors import NotALegacyFile, NoUsableVideos, ProgressFileUnreadable, UnknownAccount
+from scheduler.errors import (
+    DryRunCopy,
+    NotALegacyFile,
+    NoUsableVideos,
+    ProgressFileUnreadable,
+    UnknownAccount,
+)
 from scheduler.folders import Skipped, scan_folder
 from scheduler.model import SchedulerState
 from scheduler.planning import QueueJob, add_accounts, add_videos, assign, record_successes, remove_account
@@ -41,6 +54,8 @@ class FolderReport:
     caption_files: tuple[str, ...]
     added: tuple[tuple[str, str], ...]  # (video file, where its caption came from)
     skipped: tuple[Skipped, ...]
+    notes: tuple[str, ...] = ()  # how Excel saved its captions files
+    captions_updated: tuple[str, ...] = ()  # videos whose caption was corrected at the source
 
 
 @dataclass(frozen=True)
@@ -55,6 +70,9 @@ class ChangeReport:
     saved: bool = False
     jobs_cancelled: tuple[str, ...] = ()  # queued jobs of removed accounts, now failed "cancelled"
     jobs_left_claimed: tuple[str, ...] = ()  # being worked on right now: left to their workers
+    captions_changed: tuple[str, ...] = ()  # queued jobs that took a corrected caption
+    captions_left: tuple[str, ...] = ()  # jobs claimed or ended: their caption stays as posted
+    accounts_listed: tuple[str, ...] = ()  # added to accounts.csv (created if missing)
 
 
 def apply_changes(
@@ -65,6 +83,7 @@ def apply_changes(
     Raises InputError / StateError subclasses before anything is written.
     """
     stamp = now or utc_now_text()
+    refuse_dry_run(state_path, progress_path)
     scans = [scan_folder(folder) for folder in request.folders]
     for scan in scans:
         if not scan.videos:
@@ -76,16 +95,25 @@ def apply_changes(
         before = load_state(state_path)
         state = _with_settings(before, request)
         reports = []
+        corrected: dict[str, str] = {}
         for scan in scans:
-            state, duplicates = add_videos(state, scan, stamp)
-            dup_paths = {d.item for d in duplicates}
+            state, duplicates, updated = add_videos(state, scan, stamp)
+            dup_paths = {d.item for d in duplicates} | {v.path for v in updated}
             added = tuple(
                 (_relative(v.path, scan.folder), v.caption_source)
                 for v in scan.videos
                 if v.path not in dup_paths
             )
+            corrected.update({v.path: v.caption for v in updated})
             reports.append(
-                FolderReport(str(scan.folder), scan.caption_files, added, scan.skipped + duplicates)
+                FolderReport(
+                    str(scan.folder),
+                    scan.caption_files,
+                    added,
+                    scan.skipped + duplicates,
+                    scan.notes,
+                    tuple(_relative(v.path, scan.folder) for v in updated),
+                )
             )
         accounts = plan_accounts(state.account_names, incoming)
         state = add_accounts(state, accounts.to_add, stamp)
@@ -97,6 +125,8 @@ def apply_changes(
         if changed:
             save_state(state_path, state, stamp)
         cancelled, claimed = _cancel_queued(progress_path, request.remove_accounts)
+        changed_jobs, left_jobs = _update_queued_captions(progress_path, corrected)
+        listed = add_to_accounts_list(accounts_list_path(state_path.parent), accounts.to_add)
     return ChangeReport(
         tuple(reports),
         accounts.to_add,
@@ -108,7 +138,27 @@ def apply_changes(
         changed,
         cancelled,
         claimed,
+        changed_jobs,
+        left_jobs,
+        listed,
     )
+
+
+def refuse_dry_run(*paths: Path) -> None:
+    """The scheduler never works on a dry run's copy: its successes would enter the posted ledger."""
+    for path in paths:
+        if in_dry_run_folder(path.resolve()):
+            raise DryRunCopy(path, "read as real posts or given jobs")
+
+
+def _update_queued_captions(
+    progress_path: Path, captions: dict[str, str]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Corrected captions reach the queue's jobs that no worker took yet."""
+    if not captions or not progress_path.is_file():
+        return (), ()
+    changed, left = CsvJobStore(progress_path).update_captions(captions)
+    return tuple(j.job_id for j in changed), tuple(j.job_id for j in left)
 
 
 def _cancel_queued(progress_path: Path, accounts: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:

@@ -39,15 +39,22 @@ class QueueJob:
 
 def add_videos(
     state: SchedulerState, scan: FolderScan, now: str
-) -> tuple[SchedulerState, tuple[Skipped, ...]]:
-    """Add the scan's videos that the state does not hold yet; the others are returned as skipped."""
+) -> tuple[SchedulerState, tuple[Skipped, ...], tuple[Video, ...]]:
+    """Add the scan's videos that the state does not hold yet; the others are returned as
+    skipped, except that a known video (same file) whose caption was corrected at its source takes
+    the new caption (returned as updated)."""
     known = {video_key(v.video_id): v for v in state.videos}
     added: list[Video] = []
     skipped: list[Skipped] = []
+    updated: dict[str, Video] = {}
     folder = str(scan.folder.resolve())
     for found in scan.videos:
         key = video_key(found.video_id)
         if key in known:
+            old = known[key]
+            if old.path == found.path and old.caption != found.caption:
+                updated[key] = replace(old, caption=found.caption, caption_source=found.caption_source)
+                continue
             skipped.append(Skipped(found.path, f"duplicate: already in the state from {known[key].folder}"))
             continue
         video = Video(found.video_id, found.path, found.caption, folder, found.caption_source, now)
@@ -56,7 +63,8 @@ def add_videos(
     folders = state.folders
     if all(f.path != folder for f in folders):
         folders = (*folders, Folder(folder, now))
-    return replace(state, videos=(*state.videos, *added), folders=folders), tuple(skipped)
+    videos = tuple(updated.get(video_key(v.video_id), v) for v in state.videos)
+    return replace(state, videos=(*videos, *added), folders=folders), tuple(skipped), tuple(updated.values())
 
 
 def add_accounts(state: SchedulerState, names: Iterable[str], now: str) -> SchedulerState:

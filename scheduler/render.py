@@ -38,11 +38,20 @@ def change_lines(report: ChangeReport) -> list[str]:
         captions = ", ".join(folder.caption_files) or "sidecar .txt files only"
         lines.append(f"folder {folder.folder}: {len(folder.added)} video(s) added (captions: {captions})")
         lines += _capped([f"{video} <- {source}" for video, source in folder.added])
+        lines += [f"  note: {note}" for note in folder.notes]
+        if folder.captions_updated:
+            lines.append(f"  captions corrected at the source: {len(folder.captions_updated)}")
+            lines += _capped(list(folder.captions_updated))
         if folder.skipped:
             lines.append(f"  skipped {len(folder.skipped)}:")
             lines += skipped_lines(folder.skipped)
     if report.accounts_added:
         lines.append(f"accounts added: {', '.join(report.accounts_added)}")
+    if report.accounts_listed:
+        lines.append(
+            f"accounts.csv: {len(report.accounts_listed)} row(s) added (empty cells take the config's"
+            " [accounts] defaults; set app, window, daily_limit, min_spacing there)"
+        )
     if report.accounts_already_present:
         lines.append(f"accounts already present: {', '.join(report.accounts_already_present)}")
     if report.accounts_removed:
@@ -56,6 +65,12 @@ def change_lines(report: ChangeReport) -> list[str]:
         )
     if report.jobs_left_claimed:
         lines.append("being posted right now, left to finish: " + ", ".join(report.jobs_left_claimed))
+    if report.captions_changed:
+        lines.append(f"queued jobs now with the corrected caption: {', '.join(report.captions_changed)}")
+    if report.captions_left:
+        lines.append(
+            "jobs already being posted or done keep the caption they had: " + ", ".join(report.captions_left)
+        )
     if report.newly_posted:
         lines.append(f"posted ledger: {report.newly_posted} success(es) from the progress file recorded")
     lines.append(f"assigned now: {len(report.plan.given)}; waiting: {len(report.plan.unassigned)}")

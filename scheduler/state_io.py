@@ -48,22 +48,35 @@ def load_state(path: Path) -> SchedulerState:
     return decode_state(path, data)
 
 
+def backup_path(path: Path) -> Path:
+    return path.with_name(path.name + ".bak")
+
+
 def save_state(path: Path, state: SchedulerState, saved_at: str | None = None) -> None:
-    """Write ``state`` atomically: temp file in the same folder, fsync, os.replace.
+    """Write ``state`` atomically: temp file in the same folder, fsync, os.replace. The file it
+    replaces is kept as ``<name>.bak`` first (also atomically), like the progress file's.
 
     Raises StateWriteError; the previous file is then unchanged.
     """
     text = json.dumps(encode_state(state, saved_at or utc_now_text()), indent=2, ensure_ascii=False)
+    try:
+        previous = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        previous = None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StateWriteError(path, OSError(f"the current file cannot be read to back it up: {exc}")) from exc
+    if previous is not None and previous.strip():
+        write_text_atomic(backup_path(path), previous)
     write_text_atomic(path, text + "\n")
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` (UTF-8) so that readers see the old or the new file, never half."""
+def write_text_atomic(path: Path, text: str, *, newline: str = "\n", encoding: str = "utf-8") -> None:
+    """Replace ``path`` with ``text`` so that readers see the old or the new file, never half."""
     folder = path.parent if str(path.parent) else Path(".")
     tmp_name = ""
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+        with os.fdopen(fd, "w", encoding=encoding, newline=newline) as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())

@@ -23,6 +23,7 @@ from runtime.logs import register_secret, setup_process_logging
 from runtime.platform import ProcessRef, install_stop_handlers
 from runtime.ports import PortInUse, ensure_port_free
 from runtime.settings import ConfigError, Settings, install_path, load_settings, read_settings
+from runtime.tools import resolve_adb
 from worker.adb import Adb, RealAdb, SimAdb
 from worker.appium_server import ServerProcess, ServerSpec, appium_spec, simdevice_spec
 from worker.config import WorkerConfig, build_config
@@ -82,7 +83,11 @@ def build_rig(cfg: WorkerConfig, status: WorkerStatus, stop: StopControl) -> Rig
     register_secret(geelark.token)
     register_secret(geelark.api_key)
     client = GeeLarkClient(geelark, sleep=stoppable_sleep(stop.should_cut_waits))
-    adb: Adb = SimAdb(geelark.base_url, cfg.poll_s) if cfg.simulate else RealAdb(cfg.settings.worker.adb_path)
+    adb: Adb = (
+        SimAdb(geelark.base_url, cfg.poll_s)
+        if cfg.simulate
+        else RealAdb(resolve_adb(cfg.settings.worker.adb_path, os.environ))
+    )
     store = CsvJobStore(cfg.settings.paths.progress_file, cfg.policy, journal=cfg.settings.queue.journal)
     timeouts = PhoneTimeouts(
         boot_s=cfg.scaled(cfg.settings.worker.phone_boot_timeout_s),

@@ -202,3 +202,14 @@ def queue_policy(settings: Settings, roster: Roster | None = None) -> QueuePolic
         claim_lease_s=settings.orchestrator.heartbeat_timeout_s,
         default_max_attempts=q.max_attempts,
     )
+
+
+FLOWS_DIR = Path(__file__).resolve().parent / "flows"
+# Which shipped flow an app name of the accounts list means (worker.flow loads them).
+APP_FLOWS = {"instagram": "instagram_reels.json", "tiktok": "tiktok.json", "example": "default.json"}
+
+
+def flow_files(settings: Settings) -> dict[str, Path]:
+    """Each app's flow file for this configuration: `[worker] flow_file` for all when set."""
+    override = settings.worker.flow_file
+    return {app: override or FLOWS_DIR / name for app, name in APP_FLOWS.items() if app != "example"}

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from worker.contract import APP_FLOWS, FLOWS_DIR
 from worker.errors import FlowFileError
 from worker.screen import Element, Screen, Selector, parse_selector
 
@@ -48,9 +49,6 @@ DEFAULT_CONFIRM_TIMEOUT_S = 90.0
 DEFAULT_UPLOAD_WAIT_S = 300.0
 DEFAULT_RETRY_AFTER_S = 3.0
 DEFAULT_HANDLER_TIMES = 3
-FLOWS_DIR = Path(__file__).resolve().parent / "flows"
-# Which shipped flow an app name in the accounts list means.
-APP_FLOWS = {"instagram": "instagram_reels.json", "tiktok": "tiktok.json", "example": "default.json"}
 
 
 @dataclass(frozen=True)

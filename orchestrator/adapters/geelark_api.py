@@ -100,14 +100,34 @@ class ClientPhoneApi:
         return {pid: state.status for pid, state in result.ok.items()}
 
 
-def billed_minutes(simulator_url: str | None) -> float | None:
-    """Billed phone minutes: the simulator's meter (real GeeLark has no per-phone meter), else None."""
+@dataclass(frozen=True)
+class SimulatorMeter:
+    """What the simulator counted since it started: billed phone minutes (simulated), API calls and
+    genuine rate-limit refusals (40007/40014) per path."""
+
+    billed_minutes: float
+    calls: Mapping[str, int]
+    rate_limited: Mapping[str, int]
+
+
+def simulator_meter(simulator_url: str | None) -> SimulatorMeter | None:
+    """The simulator's meters (real GeeLark has none we can ask), or None when it cannot be read."""
     if not simulator_url:
         return None
     import requests  # imported here: --status must start fast
 
     try:
         data = requests.get(f"{simulator_url}/_sim/state", timeout=STATUS_TIMEOUT_S).json()
-        return round(sum(float(p.get("billedMinutes", 0.0)) for p in data.get("phones", [])), 2)
+        return SimulatorMeter(
+            billed_minutes=round(sum(float(p.get("billedMinutes", 0.0)) for p in data.get("phones", [])), 2),
+            calls={str(k): int(v) for k, v in (data.get("calls") or {}).items()},
+            rate_limited={str(k): int(v) for k, v in (data.get("rateLimited") or {}).items()},
+        )
     except (requests.RequestException, ValueError, TypeError, AttributeError):
         return None
+
+
+def billed_minutes(simulator_url: str | None) -> float | None:
+    """Billed phone minutes: the simulator's meter (real GeeLark has no per-phone meter), else None."""
+    meter = simulator_meter(simulator_url)
+    return meter.billed_minutes if meter is not None else None

@@ -33,7 +33,9 @@ Examples:
   parallel-orchestrator --workers 3 --run
   parallel-orchestrator --status --json
   parallel-orchestrator --stop-all
+  parallel-orchestrator --status --watch
   parallel-orchestrator logs -f --worker 1
+  parallel-orchestrator dashboard --port 8765
   python -m orchestrator demo
 
 Ctrl+C once: graceful stop (workers finish or abort at a safe point, claims are released, phones
@@ -91,13 +93,19 @@ def root(
     json_out: Annotated[
         bool, typer.Option("--json", help="JSON output (the same data as the text).")
     ] = False,
+    plain: Annotated[
+        bool, typer.Option("--plain", help="--run prints plain progress lines, no live table.")
+    ] = False,
+    watch: Annotated[
+        bool, typer.Option("--watch", help="--status keeps the fleet table on screen, refreshed.")
+    ] = False,
 ) -> None:
     overrides: dict[str, object] = {"orchestrator.workers": workers}
     if simulate:
         overrides["simulate.enabled"] = True
     if follow:
         overrides["orchestrator.follow"] = True
-    ctx.obj = CliState(config, overrides, json_out, all_phones)
+    ctx.obj = CliState(config, overrides, json_out, all_phones, plain=plain, watch=watch)
     flags = {"--run": run, "--status": status, "--stop-all": stop_all, "--seed-only": seed_only}
     flags["--show-config"] = show_config
     chosen = [name for name, on in flags.items() if on]
@@ -112,6 +120,8 @@ def root(
             raise fail(f"choose one action, not {' and '.join(chosen)}", ExitCode.USAGE)
         console.echo(ctx.get_help())
         raise typer.Exit(int(ExitCode.OK))
+    if watch and (chosen[0] != "--status" or json_out):
+        raise fail("--watch goes with --status (and not with --json)", ExitCode.USAGE)
     with errors_as_exit_codes():
         code = ACTIONS[chosen[0]](ctx.obj)
     raise typer.Exit(int(code))
@@ -127,6 +137,7 @@ app.command(
     help=cli_commands.flow.__doc__,
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
 )(cli_commands.flow)
+app.command("dashboard", help=cli_commands.dashboard.__doc__)(cli_commands.dashboard)
 
 
 def main() -> None:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from orchestrator.adapters.queue_commands import known_accounts
 from orchestrator.adapters.queue_commands import requeue as requeue_jobs
 from orchestrator.adapters.queue_commands import unblock as unblock_account
 from orchestrator.cli import console
@@ -16,7 +20,7 @@ from orchestrator.cli.options import CliState, errors_as_exit_codes, fail, state
 from orchestrator.config import load_config
 from orchestrator.exit_codes import ExitCode
 from orchestrator.views.logs import follow as follow_files
-from orchestrator.views.logs import last_lines, log_files
+from orchestrator.views.logs import last_lines, log_files, merged_by_time
 from runtime.platform import install_stop_handlers, python_launch
 
 
@@ -40,13 +44,19 @@ def logs(
         logs_dir = state.settings().paths.logs_dir
 
     def discover() -> dict[str, Path]:
-        return log_files(logs_dir, worker, include_orchestrator=not no_orchestrator)
+        found = log_files(logs_dir, worker, include_orchestrator=not no_orchestrator)
+        return {prefix: path for prefix, path in found.items() if path.is_file()}
 
-    width = max([len(p) for p in discover()] + [2])
+    missing = no_logs_reason(logs_dir, worker, discover())
+    if missing is not None and not follow:
+        raise fail(missing, ExitCode.USAGE)
+    if missing is not None:
+        console.echo(f"{missing}\nWaiting for logs to appear (Ctrl+C to quit)...", err=True)
+    width = max([len(p) for p in discover()] + [3])
     if not follow:
-        for prefix, path in discover().items():
-            for line in last_lines(path, lines):
-                console.echo(f"{prefix.ljust(width)} | {line}")
+        history = {prefix: last_lines(path, lines) for prefix, path in discover().items()}
+        for prefix, line in merged_by_time(history):
+            console.echo(f"{prefix.ljust(width)} | {line}")
         return
     from orchestrator.run.context import StopSignals  # imported here: --status must start fast
 
@@ -54,6 +64,21 @@ def logs(
     install_stop_handlers(stop.on_signal)
     for prefix, line in follow_files(discover, backlog=lines, keep_going=lambda: stop.count == 0):
         console.echo(f"{prefix.ljust(width)} | {line}")
+
+
+def no_logs_reason(logs_dir: Path, worker: int | None, found: dict[str, Path]) -> str | None:
+    """Why `logs` has nothing to show (None: it has)."""
+    if found:
+        return None
+    if not logs_dir.is_dir():
+        return (
+            f"No logs: {logs_dir.resolve()} does not exist. No run has written logs here yet;"
+            " run this in the working folder of a run (where parallel_progress.csv is)."
+        )
+    if worker is not None:
+        others = ", ".join(log_files(logs_dir, None, include_orchestrator=False)) or "none"
+        return f"No log of worker {worker} in {logs_dir.resolve()} (workers with logs: {others})."
+    return f"No logs in {logs_dir.resolve()} yet: no run has written any."
 
 
 def requeue(
@@ -75,6 +100,9 @@ def requeue(
     if state.json:
         console.echo_json(result)
         return
+    if not result.requeued:
+        console.echo(f"Nothing to requeue: no {' or '.join(result.statuses)} jobs in the queue.")
+        return
     console.echo(f"Requeued {len(result.requeued)} job(s) ({' / '.join(result.statuses)} -> pending)")
     for job_id in result.requeued:
         console.echo(f"  {job_id}")
@@ -87,11 +115,35 @@ def unblock(
     """Lift an account's block (account problem) or infrastructure cooldown."""
     state = state_of(ctx)
     with errors_as_exit_codes():
-        lifted = unblock_account(state.settings(), account)
+        result = unblock_account(state.settings(), account)
+        if not result.known:
+            accounts = ", ".join(known_accounts(state.settings())) or "none"
+            raise fail(
+                f"Unknown account {account!r}: the queue has no job of it (accounts: {accounts})",
+                ExitCode.USAGE,
+            )
     if state.json:
-        console.echo_json({"account": account, "unblocked": lifted})
+        console.echo_json(result)
         return
-    console.echo(f"{account}: unblocked" if lifted else f"{account} was neither blocked nor cooling down")
+    console.echo(
+        f"{account}: unblocked"
+        if result.unblocked
+        else f"{account} was neither blocked nor cooling down: nothing to do"
+    )
+
+
+def own_command() -> str:
+    """How to call parallel-orchestrator from the console the operator has: its bare name when that is
+    this installation's script on PATH, else the script's full path (a venv not activated), else
+    `python -m orchestrator` with this interpreter."""
+    name = "parallel-orchestrator"
+    here = Path(sys.executable).parent
+    script = shutil.which(name, path=str(here))
+    on_path = shutil.which(name)
+    if script is not None and on_path is not None and Path(on_path).resolve() == Path(script).resolve():
+        return name
+    command = script or f"{sys.executable} -m orchestrator"
+    return f'"{command}"' if " " in command and script else command
 
 
 def demo(
@@ -130,7 +182,9 @@ def demo(
         settings = load_config(made.config_file, {}, env=os.environ, cwd=made.folder).settings
         code = execute_run(settings, made.folder, state.json)
     if not state.json:
-        console.echo(f"Look around:  cd {made.folder}  then  parallel-orchestrator --status   (or: logs)")
+        command = own_command()
+        console.echo(f"Look around:  cd {made.folder}")
+        console.echo(f"  then:  {command} --status    and:  {command} logs")
     # failed or review jobs are part of the simulation; the demo itself worked
     raise typer.Exit(int(ExitCode.OK if code is ExitCode.JOBS_FAILED else code))
 
@@ -162,3 +216,36 @@ def doctor(
     with errors_as_exit_codes():
         code = run_doctor(state, offline=offline)
     raise typer.Exit(int(code))
+
+
+def dashboard(
+    ctx: typer.Context,
+    port: Annotated[
+        int | None, typer.Option("--port", help="Port to listen on (default 8765; 0: any free port).")
+    ] = None,
+    host: Annotated[
+        str | None,
+        typer.Option("--host", help="Address to listen on (default 127.0.0.1; others need a token)."),
+    ] = None,
+) -> None:
+    """Serve the web dashboard of this folder until Ctrl+C: fleet, queue, accounts, failures, reports.
+
+    Read-only unless [dashboard] token is set in the config; then the page can requeue, unblock and
+    stop all, sending the token with each action.
+    """
+    from orchestrator.cli.dashboard import make_server
+    from orchestrator.run.context import StopSignals  # imported here: --status must start fast
+
+    state = state_of(ctx)
+    with errors_as_exit_codes():
+        settings = state.settings()
+        d = settings.dashboard
+        server = make_server(settings, host=host or d.host, port=d.port if port is None else port)
+        stop = StopSignals()
+        install_stop_handlers(stop.on_signal)
+        with server:
+            console.echo(f"Dashboard of {Path.cwd()}: {server.url}   (Ctrl+C to stop)")
+            if not d.token:
+                console.echo("  read-only: set [dashboard] token in the config to allow its actions")
+            while stop.count == 0:
+                time.sleep(0.2)

@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # not imported at run time: --status must start fast (these p
     from orchestrator.run.recovery import PhoneCleanup
     from orchestrator.run.shutdown import RunResult
     from orchestrator.run.stop_all import StopAllResult
+    from orchestrator.views.fleet_view import RunTick
 
 
 def make_console_safe() -> None:
@@ -56,6 +57,9 @@ class ConsoleObserver:
     def progress(self, line: str) -> None:
         echo(f"{datetime.now():%H:%M:%S} {line}", err=self.to_stderr)
 
+    def tick(self, state: RunTick) -> None:
+        """Plain output has no live view: the progress lines say it all."""
+
 
 def run_result_lines(result: RunResult) -> list[str]:
     rule = "=" * 72
@@ -71,6 +75,11 @@ def run_result_lines(result: RunResult) -> list[str]:
         which = " ".join(f for f, n in (("--failed", counts["failed"]), ("--review", counts["review"])) if n)
         lines.append("Failed/review jobs: see parallel-orchestrator --status")
         lines.append(f"  requeue them with: parallel-orchestrator requeue {which}")
+        if counts["review"]:
+            lines.append(
+                "  WARNING: review jobs may already be posted (the worker got past the publish tap):"
+                " check each account first, and requeue only the ones that were not posted"
+            )
     return lines
 
 

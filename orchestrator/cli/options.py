@@ -15,7 +15,13 @@ from jobqueue.errors import QueueError, UnknownJob
 from jobqueue.roster import RosterError
 from orchestrator.cli import console
 from orchestrator.config import load_config
-from orchestrator.errors import AlreadyRunning, OrchestratorError, PreflightFailed, SeedError
+from orchestrator.errors import (
+    AlreadyRunning,
+    OperatorMistake,
+    OrchestratorError,
+    PreflightFailed,
+    SeedError,
+)
 from orchestrator.exit_codes import ExitCode
 from runtime.logs import register_secret, setup_process_logging
 from runtime.settings import SECRET_ENV, ConfigError, LoadedSettings, Settings
@@ -30,6 +36,8 @@ class CliState:
     json: bool = False
     all_phones: bool = False
     warned: bool = False  # deprecation warnings of the config are said once per command
+    plain: bool = False  # plain progress lines, never the live table
+    watch: bool = False  # --status --watch: the live table, refreshed
 
     def loaded(self) -> LoadedSettings:
         loaded = load_config(self.config, self.overrides, env=os.environ, cwd=Path.cwd())
@@ -71,6 +79,8 @@ def errors_as_exit_codes() -> Iterator[None]:
         raise fail(f"Queue error: {exc}", ExitCode.QUEUE_ERROR) from None
     except PreflightFailed as exc:
         raise fail(f"Not started: {exc}", ExitCode.USAGE) from None
+    except OperatorMistake as exc:
+        raise fail(f"Error: {exc}", ExitCode.USAGE) from None
     except SeedError as exc:
         raise fail(f"Error: {exc}", ExitCode.QUEUE_ERROR) from None
     except OrchestratorError as exc:

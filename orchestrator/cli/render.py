@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from orchestrator.config import ConfigView
-from orchestrator.views.progress import job_label
+from orchestrator.views.fleet_text import header_lines
+from orchestrator.views.progress import format_duration, format_until, job_label
 from orchestrator.views.status_report import StatusReport
 
 MAX_ROWS = 20
@@ -24,21 +25,13 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]], indent: str 
 
 
 def when(moment: datetime | None, now: datetime) -> str:
-    """A time as the operator reads it: `now`, `in 4.0m (14:05)`, or a date when not today."""
-    if moment is None:
-        return "-"
-    delta = (moment - now).total_seconds()
-    local = moment.astimezone()
-    clock = f"{local:%H:%M}" if local.date() == now.astimezone().date() else f"{local:%Y-%m-%d %H:%M}"
-    if delta <= 0:
-        return "now"
-    return f"in {delta / 60:.1f}m ({clock})"
+    """A time as the operator reads it: `now`, `in 4m 00s (14:05)`, `in 21h 50m (2026-11-24 09:50)`."""
+    return "-" if moment is None else format_until(moment, now)
 
 
 def ago(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    return f"{seconds:.0f}s" if seconds < 120 else f"{seconds / 60:.1f}m"
+    """How long ago: `42s`, `5m 12s`, `3h 05m`."""
+    return "-" if seconds is None else format_duration(seconds)
 
 
 def status_lines(report: StatusReport) -> list[str]:
@@ -54,11 +47,13 @@ def status_lines(report: StatusReport) -> list[str]:
         )
         if run.phones_started:
             out.append(
-                f"  phones started: {run.phones_started}, {run.phones_auto_stop} with GeeLark's"
-                " energySavingMode (they stop themselves after 30 idle minutes)"
+                f"  phones started: {run.phones_started}, {run.phones_auto_stop} with energySavingMode"
+                " (off after 30 idle min)"
             )
     else:
         out.append("Run: none active")
+    if report.fleet is not None:
+        out += ["  " + line for line in header_lines(report.fleet)[int(not run.active) :]]
     out += (
         _accounts(report, now)
         + _claims(report)
@@ -178,6 +173,10 @@ def _phones(report: StatusReport) -> list[str]:
     return out + (table(("phone", "id", "status", "ours"), rows) if rows else [])
 
 
+def _default_app(view: ConfigView) -> object:
+    return next((e.value for e in view.entries if e.key == "accounts.app"), "instagram")
+
+
 def config_lines(view: ConfigView) -> list[str]:
     """`--show-config`: the port table, then every setting with its source."""
     out = ["Worker ports:"]
@@ -185,6 +184,8 @@ def config_lines(view: ConfigView) -> list[str]:
     out += table(("worker", "appium", "systemPort", "mjpeg", "chromedriver", "log file"), rows)
     out += ["", f"Configuration (file: {view.config_file or 'none, defaults'}):"]
     out += table(("setting", "value", "source"), [(e.key, e.value, e.source) for e in view.entries])
+    out += ["", f"Flows (per account's app; default app: {_default_app(view)}):"]
+    out += [f"  {app}: {path}" for app, path in view.flows.items()]
     out += ["", "Secrets (environment only):"]
     out += [f"  {name}: {state}" for name, state in view.secrets.items()]
     return out

@@ -18,6 +18,7 @@ from orchestrator.adapters.geelark_api import SIM_APP_ID, ClientPhoneApi, PhoneA
 from orchestrator.run.fleet import Fleet
 from orchestrator.run.simulation import RunningSimulator, simulator_env
 from orchestrator.run.stuck import WorkerWatch
+from orchestrator.views.fleet_view import RunTick
 from runtime.clock import RunClock
 from runtime.settings import Settings
 from runtime.state import RunDir
@@ -26,11 +27,17 @@ log = logging.getLogger("orchestrator.run.runner")
 
 
 class RunObserver(Protocol):
-    """Where the run tells the operator what happens (the CLI prints; tests collect)."""
+    """Where the run tells the operator what happens (the CLI prints; tests collect).
+
+    `event`: something happened (one line); `progress`: the progress line, when it is worth printing;
+    `tick`: the run's state every loop round (about twice a second), for a live view to draw from.
+    """
 
     def event(self, message: str) -> None: ...
 
     def progress(self, line: str) -> None: ...
+
+    def tick(self, state: RunTick) -> None: ...
 
 
 @dataclass

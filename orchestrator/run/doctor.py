@@ -24,6 +24,7 @@ from orchestrator.errors import PreflightFailed
 from orchestrator.run.preflight import check_ports
 from runtime.platform import exe_name
 from runtime.settings import Settings, install_path
+from runtime.tools import resolve_adb
 
 NODE_MIN = (20, 19)
 FIX_ANDROID_HOME = (
@@ -177,7 +178,7 @@ def _sdk(m: Machine) -> list[Finding]:
 
 
 def _adb(settings: Settings, m: Machine) -> Finding:
-    configured = settings.worker.adb_path
+    configured = resolve_adb(settings.worker.adb_path, m.env, m.exists)
     resolved = (
         m.which(configured)
         if not Path(configured).is_absolute()

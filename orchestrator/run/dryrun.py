@@ -16,17 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jobqueue.sidecar import sidecar_path
+from jobqueue.simulated import NOTE, NOTE_TEXT
 from orchestrator.errors import AlreadyRunning
 from runtime.settings import Settings
 from runtime.state import RunDir
 
 FOLDER = "simulation"
-NOTE = "DRY RUN - NOT REAL.txt"
-NOTE_TEXT = (
-    "This folder is a dry run's copy (parallel-orchestrator --run --simulate).\n"
-    "Nothing in it was posted: its successes are simulated, its times are a simulated clock's.\n"
-    "It is replaced by the next dry run. Never copy its parallel_progress.csv over the real one.\n"
-)
 
 
 @dataclass(frozen=True)
@@ -66,8 +61,3 @@ def prepare_dry_run(settings: Settings, cwd: Path) -> DryRun:
     )
     simulate = dataclasses.replace(settings.simulate, clock="simulated")
     return DryRun(dataclasses.replace(settings, paths=run_paths, simulate=simulate), folder, tuple(copied))
-
-
-def is_dry_run_folder(folder: Path) -> bool:
-    """True for a dry run's folder (or a file in one): never a source of real posts."""
-    return (folder / NOTE).exists()

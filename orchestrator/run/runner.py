@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from jobqueue.errors import FileBusy, LockTimeout
+from jobqueue.model import QueueSnapshot
 from jobqueue.outlook import Outlook, work_outlook
 from orchestrator.run import supervision as sv
 from orchestrator.run.cloud import OutageWatch, geelark_down
@@ -27,7 +28,13 @@ from orchestrator.run.recovery import (
 )
 from orchestrator.run.startup import run_paths, seed, stop_ledger_phones
 from orchestrator.run.stuck import find_stuck, observe
-from orchestrator.views.progress import progress_line, progress_view
+from orchestrator.views.fleet_view import RunTick, SupervisedWorker
+from orchestrator.views.progress import (
+    progress_key,
+    progress_line,
+    progress_line_due,
+    progress_view,
+)
 from orchestrator.views.report import RunEnd
 from runtime.clock import skip_to
 from runtime.platform import kill_tree
@@ -88,7 +95,8 @@ class LoopState:
     next_disk_check: float = 0.0
     last_spawn: float = -1e9
     last_line: str = ""
-    next_line_at: float = 0.0
+    last_key: object = None
+    line_said_at: float = -1e9
     next_busy_warning: float = 0.0
     recover_pending: bool = False
 
@@ -134,11 +142,17 @@ def tick(run: Run, fleet: Fleet, loop: LoopState) -> RunEnd | None:
             break
         loop.last_spawn = mono
         run.say(spawned.message)
-    line = progress_line(progress_view(snapshot, now))
-    if mono >= loop.next_line_at and line != loop.last_line:
+    view = progress_view(snapshot, now, policy=run.store.policy, started_at=run.started_at)
+    line = progress_line(view)
+    since_s = mono - loop.line_said_at
+    if progress_line_due(
+        view, line=line, last_key=loop.last_key, last_line=loop.last_line, since_last_s=since_s,
+        interval_s=o.progress_interval_s,
+    ):  # fmt: skip
         run.observer.progress(line)
         log.info("%s", line)
-        loop.last_line, loop.next_line_at = line, mono + o.progress_interval_s
+        loop.last_line, loop.last_key, loop.line_said_at = line, progress_key(view), mono
+    run.observer.tick(run_tick(run, fleet, snapshot, now))
     return None
 
 
@@ -152,6 +166,26 @@ def skip_idle_time(run: Run, outlook: Outlook, now: datetime) -> None:
     skip_to(run.settings.paths.runtime_dir, target)
     why = f" (next post allowed: {outlook.next_allowed_account})" if target == outlook.next_allowed_at else ""
     run.say(f"Simulated clock: nothing to do until {target:%Y-%m-%d %H:%M}{why}; jumping ahead")
+
+
+def run_tick(run: Run, fleet: Fleet, snapshot: QueueSnapshot, now: datetime) -> RunTick:
+    """What the observer gets every tick: the loop's snapshot and the workers' supervision states."""
+    mono = run.clock()
+    return RunTick(
+        now=now,
+        started_at=run.started_at,
+        snapshot=snapshot,
+        policy=run.store.policy,
+        workers=tuple(
+            SupervisedWorker(
+                s.worker_id, s.state.value, s.reason, None if s.restart_at is None else s.restart_at - mono
+            )
+            for s in fleet.slots.values()
+        ),
+        simulate=run.settings.simulate.enabled,
+        simulator_url=run.simulator_url,
+        follow=run.settings.orchestrator.follow,
+    )
 
 
 def spawns_due(since_last_s: float, stagger_s: float) -> int:

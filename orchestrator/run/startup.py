@@ -23,6 +23,7 @@ from orchestrator.run.recovery import (
 )
 from orchestrator.run.seeding import seed_from_state
 from orchestrator.run.simulation import start_simulator, stop_simulator
+from orchestrator.views.progress import nothing_to_do_text, progress_view
 from runtime.clock import RunClock, start_simulated_clock, stop_simulated_clock
 from runtime.outage import OutageRecord
 from runtime.platform import ProcessRef
@@ -56,7 +57,7 @@ def prepare(run: Run) -> None:
     snapshot = run.store.snapshot()
     outlook = work_outlook(snapshot, run.now(), run.store.policy)
     if outlook.finished() and not run.settings.orchestrator.follow:
-        run.say(f"Nothing to do: no job of {len(snapshot.jobs)} is due or coming due today")
+        run.say(nothing_to_do_text(progress_view(snapshot, run.now(), policy=run.store.policy)))
         return
     if run.settings.simulate.enabled:
         _start_simulation(run)

@@ -7,11 +7,13 @@ read again from its start. Files are opened only while reading, so Windows can r
 
 from __future__ import annotations
 
+import heapq
 import os
 import re
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
 from pathlib import Path
 
 WORKER_LOG = re.compile(r"worker_(\d+)\.log$")
@@ -79,6 +81,35 @@ def last_error(path: Path, scan: int = 200) -> str | None:
     return None
 
 
+def line_time(line: str) -> datetime | None:
+    """The time an event line of ours starts with (`2026-11-23T11:22:33.123+0000 W0 INFO ...`)."""
+    stamp = line.split(" ", 1)[0]
+    if len(stamp) < 19 or stamp[4:5] != "-":
+        return None
+    try:
+        moment = datetime.fromisoformat(stamp)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def merged_by_time(histories: Mapping[str, list[str]]) -> list[tuple[str, str]]:
+    """(prefix, line) of several logs in the order their events happened. A line without a time (a
+    traceback's) stays with the event above it; equal times keep the order the files were given."""
+    streams = []
+    for order, (prefix, lines) in enumerate(histories.items()):
+        entries: list[tuple[datetime | None, int, int, list[str]]] = []
+        for line in lines:
+            moment = line_time(line)
+            if moment is None and entries:
+                entries[-1][3].append(line)
+            else:
+                entries.append((moment, order, len(entries), [line]))
+        streams.append([(m, order, n, prefix, block) for m, order, n, block in entries])
+    merged = heapq.merge(*streams, key=lambda e: (e[0] is not None, e[0] or datetime.min, e[1], e[2]))
+    return [(prefix, line) for _, _, _, prefix, block in merged for line in block]
+
+
 def log_files(logs_dir: Path, worker: int | None, include_orchestrator: bool) -> dict[str, Path]:
     """Prefix -> file: `W0`, `W1`, ... (and `ORC`), or only the one worker asked for."""
     if worker is not None:
@@ -102,15 +133,14 @@ def follow(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> Iterator[tuple[str, str]]:
-    """Yield (prefix, line): first the last `backlog` lines of each file, then new lines as they come.
+    """Yield (prefix, line): first the last `backlog` lines of each file merged by time, then new lines
+    as they come.
 
     Files that appear later (a worker started after us) are picked up from their start.
     """
-    tails: dict[str, LogTail] = {}
-    for prefix, path in discover().items():
-        for line in last_lines(path, backlog):
-            yield prefix, line
-        tails[prefix] = LogTail(path, prefix, start_at_end=True)
+    files = discover()
+    tails = {prefix: LogTail(path, prefix, start_at_end=True) for prefix, path in files.items()}
+    yield from merged_by_time({prefix: last_lines(path, backlog) for prefix, path in files.items()})
     rediscover_at = clock() + 1.0
     while keep_going():
         if clock() >= rediscover_at:

@@ -16,12 +16,11 @@ from types import MappingProxyType
 
 from jobqueue.model import Job, JobStatus, QueueSnapshot
 from orchestrator.jsonable import to_jsonable
-from orchestrator.views.progress import format_minutes, job_label
+from orchestrator.views.progress import OPEN, format_duration, in_run, job_label
 from orchestrator.views.status_report import evidence_dir
 from runtime.logs import job_dir
 from runtime.state import write_json_atomic
 
-OPEN = frozenset({JobStatus.PENDING, JobStatus.RETRYING, JobStatus.CLAIMED})
 MARKS = MappingProxyType(
     {
         "success": "OK  ",
@@ -77,13 +76,6 @@ class BatchReport:
     simulated_clock: bool = False  # a dry run: every time above is its simulated clock's
     phones_started: int = 0
     phones_auto_stop: int = 0  # of those, started with GeeLark's energySavingMode (stop when idle)
-
-
-def in_run(job: Job, started_at: datetime) -> bool:
-    """Touched by this run (claimed or finished since it started) or still open."""
-    if job.status in OPEN:
-        return True
-    return any(t is not None and t >= started_at for t in (job.claimed_at, job.completed_at))
 
 
 def job_result(job: Job, logs_dir: Path, log_files: Mapping[str, str]) -> JobResult:
@@ -147,7 +139,7 @@ def build_report(
 
 
 def _minutes(seconds: float | None) -> str:
-    return "-" if seconds is None else format_minutes(seconds)
+    return "-" if seconds is None else format_duration(seconds)
 
 
 def summary_lines(report: BatchReport) -> list[str]:
@@ -155,6 +147,8 @@ def summary_lines(report: BatchReport) -> list[str]:
     rate = "-" if report.success_rate is None else f"{report.success_rate:.1f}%"
     c = report.counts
     billed = "unknown" if report.billed_phone_minutes is None else f"{report.billed_phone_minutes:.1f}"
+    if report.simulate and report.billed_phone_minutes is not None:
+        billed += " (simulated minutes, no cost)"
     lines = [
         f"Run ended: {report.ended_by}  ({_minutes(report.duration_s)}, {report.workers} workers"
         + (", simulated)" if report.simulate else ")"),
@@ -164,8 +158,8 @@ def summary_lines(report: BatchReport) -> list[str]:
     ]
     if report.phones_started:
         lines.append(
-            f"Phones started: {report.phones_started}, {report.phones_auto_stop} of them with GeeLark's"
-            " energySavingMode (they stop themselves after 30 idle minutes)"
+            f"Phones started: {report.phones_started}, {report.phones_auto_stop} with energySavingMode"
+            " (off after 30 idle min)"
         )
     if report.phones_left_running:
         lines.append("PHONES STILL RUNNING (stop them!): " + ", ".join(report.phones_left_running))

@@ -18,6 +18,9 @@ from jobqueue.gate import WaitReason
 from jobqueue.model import JobStatus, QueueSnapshot
 from jobqueue.outlook import AccountOutlook, accounts_outlook
 from jobqueue.policy import QueuePolicy
+from orchestrator.views.fleet_view import FleetView, fleet_view
+from orchestrator.views.phone_use import PhoneUse
+from orchestrator.views.usage import AttemptTotals, GeeLarkUse, attempt_totals
 from runtime.logs import job_dir
 from runtime.state import Heartbeat, RunInfo
 
@@ -155,6 +158,10 @@ class StatusReport:
     phones: PhonesView | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
     outside_edits: tuple[EditNotice, ...] = ()  # rows the queue kept against edits of the file
+    fleet: FleetView | None = None  # the live table: workers, totals, phones, expected end
+    attempts: AttemptTotals | None = None
+    geelark: GeeLarkUse | None = None
+    queue_read_s: float | None = None  # how long reading the queue took for this report
 
 
 def _age(now: datetime, then: datetime | None) -> float:
@@ -292,9 +299,13 @@ def build_status(
     phones: PhonesView | None,
     phone_starts: tuple[int, int] = (0, 0),
     outside_edits: Sequence[EditNotice] = (),
+    phone_use: PhoneUse | None = None,
+    geelark: GeeLarkUse | None = None,
+    queue_read_s: float | None = None,
 ) -> StatusReport:
     """The whole report; every input is plain data gathered by the caller."""
     accounts = build_accounts(snapshot, now, policy)
+    started_at = run.started_at if run is not None and run_active else None
     return StatusReport(
         generated_at=now,
         progress_file=str(progress_file),
@@ -315,4 +326,17 @@ def build_status(
         ),
         phones=phones,
         outside_edits=tuple(outside_edits),
+        fleet=fleet_view(
+            snapshot,
+            now=now,
+            policy=policy,
+            started_at=started_at,
+            heartbeats=heartbeats,
+            alive=alive_workers,
+            phones=phone_use,
+            simulate=bool(run and run.simulate and run_active),
+        ),
+        attempts=attempt_totals(snapshot),
+        geelark=geelark,
+        queue_read_s=queue_read_s,
     )

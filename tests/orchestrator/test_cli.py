@@ -184,7 +184,7 @@ def test_a_run_with_only_planned_posts_ends_and_says_when_the_next_is_allowed(wo
     result = workdir.cli("--run")
     assert result.returncode == 0, result.stdout + result.stderr
     said = result.stdout + result.stderr
-    assert "Nothing to do: no job of 2 is due or coming due today" in said
+    assert "Nothing to do today: 2 waiting (2 posting window in " in said
     local = opens.astimezone()
     assert f"The next post is allowed at {local:%Y-%m-%d %H:%M} (in " in said
     assert f"; acct1: window {window}, spacing 0s, 1 a day). Run again then" in said

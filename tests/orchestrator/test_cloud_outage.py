@@ -27,6 +27,9 @@ class Collect:
     def progress(self, line: str) -> None:
         pass
 
+    def tick(self, state: object) -> None:
+        pass
+
 
 def test_the_loop_announces_probes_with_backoff_and_resumes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from orchestrator.errors import PreflightFailed
 from orchestrator.run.doctor import Machine, doctor, require_ready
 from runtime.platform import exe_name
 from runtime.settings import Settings, install_path
+from runtime.tools import resolve_adb
 from tests.orchestrator.conftest import Workdir
 
 SDK = Path("/sdk")
@@ -62,11 +64,22 @@ def test_each_missing_piece_is_named_with_its_fix(
 
 def test_two_adbs_are_a_problem_and_old_node_too() -> None:
     m = machine(GOOD_ENV)
-    m.which = {"node": "/usr/bin/node", "adb": "/usr/bin/adb"}.get
+    on_disk = m.exists
+    m.exists = lambda p: p == Path("/usr/bin/adb") or on_disk(p)
     versions = {"/usr/bin/node": "v18.2.0", "/usr/bin/adb": "Android Debug Bridge version 1.0.39"}
     m.version = lambda command: versions[command[0]]
-    found = problems(m)
+    other_adb = dataclasses.replace(
+        Settings(), worker=dataclasses.replace(Settings().worker, adb_path="/usr/bin/adb")
+    )
+    found = {f.check: f.line() for f in doctor(other_adb, m) if not f.ok}
     assert "restart each other" in found["adb"] and "too old" in found["node"]
+
+
+def test_the_default_adb_is_the_sdks_one_so_workers_and_appium_share_it() -> None:
+    sdk = SDK / "platform-tools" / exe_name("adb")
+    assert resolve_adb("adb", GOOD_ENV, lambda p: p == sdk) == str(sdk)
+    assert resolve_adb("adb", {}, lambda p: True) == "adb"
+    assert resolve_adb("C:/tools/adb.exe", GOOD_ENV, lambda p: True) == "C:/tools/adb.exe"
 
 
 def test_credentials_that_geelark_refuses_are_a_problem() -> None:

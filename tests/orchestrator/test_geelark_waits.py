@@ -24,6 +24,9 @@ class Collect:
     def progress(self, line: str) -> None:
         pass
 
+    def tick(self, state: object) -> None:
+        pass
+
 
 def settings_in(tmp_path: Path, time_scale: float = 0.02) -> Settings:
     config = tmp_path / "run.toml"

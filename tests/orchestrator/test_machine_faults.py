@@ -42,6 +42,9 @@ class Collect:
     def progress(self, line: str) -> None:
         pass
 
+    def tick(self, state: object) -> None:
+        pass
+
 
 def settings_in(tmp_path: Path) -> Settings:
     config = tmp_path / "run.toml"

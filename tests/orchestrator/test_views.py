@@ -30,7 +30,9 @@ def test_progress_line_counts_done_and_lists_active_workers_oldest_first() -> No
         claimed("y", "p5", 0, 312),
     )
     line = progress_line(progress_view(snap, NOW))
-    assert line == "Progress: 2/5 done (1 ok, 1 failed), 1 waiting, 2 active: W0 y @p5 (5.2m), W1 x @p4 (30s)"
+    assert line == (
+        "Progress: 2/5 done (1 ok, 1 failed), 1 waiting, 2 active: W0 y @p5 (5m 12s), W1 x @p4 (30s)"
+    )
 
 
 def test_progress_line_shortens_a_long_active_list() -> None:

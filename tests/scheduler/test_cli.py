@@ -286,3 +286,76 @@ def test_an_unreadable_progress_file_is_a_clear_error(work: Path, invoke: Invoke
     result = invoke("--add-folder", "chunk_01")
     assert_refused(result, EXIT_BAD_INPUT, "cannot read the progress file", "no job_id")
     assert not (work / "scheduler_state.json").exists()
+
+
+def test_a_caption_corrected_at_the_source_reaches_jobs_not_yet_claimed(work: Path, invoke: Invoke) -> None:
+    folder = work / "podcast"
+    write_video(folder / "a.mp4")
+    write_video(folder / "b.mp4")
+    rows = [["filename", "caption"], ["a.mp4", "tpyo in a"], ["b.mp4", "tpyo in b"]]
+    (folder / "captions.csv").write_bytes(csv_bytes(rows))
+    assert invoke("--add-folder", "podcast", "--add-accounts", "p1", "p2").exit_code == 0
+    assert invoke("seed").exit_code == 0
+    store = CsvJobStore(work / "parallel_progress.csv")
+    claim = store.claim_next(0, 1, datetime.now(UTC), prefer_account="p1")  # one is being posted
+    assert claim is not None
+    fixed = [["filename", "caption"], ["a.mp4", "fixed a"], ["b.mp4", "fixed b"]]
+    (folder / "captions.csv").write_bytes(csv_bytes(fixed))
+    result = invoke("--add-folder", "podcast")
+    assert result.exit_code == 0, result.output
+    assert "captions corrected at the source: 2" in result.output
+    jobs = {j.job_id: j for j in store.snapshot().jobs}
+    other = next(j for j in jobs if j != claim.job.job_id)
+    assert jobs[other].caption.startswith("fixed")
+    assert jobs[claim.job.job_id].caption.startswith("tpyo")  # its post is under way: left as it is
+    assert f"queued jobs now with the corrected caption: {other}" in result.output
+    assert f"keep the caption they had: {claim.job.job_id}" in result.output
+    captions = {v["video_id"]: v["caption"] for v in state_of(work)["videos"]}
+    assert captions == {"a": "fixed a", "b": "fixed b"}
+
+
+def test_adding_accounts_creates_and_extends_the_accounts_list_keeping_the_operators_rows(
+    work: Path, invoke: Invoke
+) -> None:
+    assert invoke("--add-accounts", "p1", "p2").exit_code == 0
+    created = (work / "accounts.csv").read_bytes()
+    assert created.startswith(
+        b"\xef\xbb\xbfaccount,app,executor,timezone,window,daily_limit,min_spacing,note\r\n"
+    )
+    assert b"p1,,,,,,,\r\np2,,,,,,,\r\n" in created
+    # the operator edits it in (European) Excel: semicolons, a note, a column of their own
+    (work / "accounts.csv").write_bytes(
+        "account;app;window;note;owner\r\np1;tiktok;09:00-21:00;main phone;Ann\r\np2;;;;\r\n".encode("cp1252")
+    )
+    result = invoke("--add-accounts", "p3")
+    assert result.exit_code == 0 and "accounts.csv: 1 row(s) added" in result.output
+    text = (work / "accounts.csv").read_bytes().decode("cp1252")
+    assert (
+        text
+        == "account;app;window;note;owner\r\np1;tiktok;09:00-21:00;main phone;Ann\r\np2;;;;\r\np3;;;;\r\n"
+    )
+    from jobqueue.roster import AccountDefaults, load_roster
+
+    roster = load_roster(work / "accounts.csv", AccountDefaults())
+    assert roster.names() == ("p1", "p2", "p3") and roster.app_of("p3", "instagram") == "instagram"
+
+
+def test_the_scheduler_refuses_a_dry_runs_folder(work: Path, invoke: Invoke) -> None:
+    bulk_export_folder(work)
+    (work / "DRY RUN - NOT REAL.txt").write_text("a dry run's copy\n", encoding="utf-8")
+    for args in (("--add-folder", "chunk_01"), ("seed",), ("import", "--from", "chunk_01")):
+        result = invoke(*args)
+        assert result.exit_code == EXIT_BAD_INPUT, (args, result.output)
+        assert "dry run's folder" in result.output and "nothing was written" in result.output
+    assert not (work / "scheduler_state.json").exists()
+
+
+def test_importing_from_a_dry_runs_folder_is_refused(work: Path, invoke: Invoke) -> None:
+    simulation = work / "simulation"
+    simulation.mkdir()
+    (simulation / "DRY RUN - NOT REAL.txt").write_text("a dry run's copy\n", encoding="utf-8")
+    (simulation / "parallel_progress.csv").write_text(
+        "job_id,account,video_path,caption,status\n", encoding="utf-8"
+    )
+    result = invoke("import", "--from", "simulation/parallel_progress.csv")
+    assert result.exit_code == EXIT_BAD_INPUT and "is never imported" in result.output

@@ -122,3 +122,33 @@ def test_captions_csv_without_a_video_column_is_an_error(tmp_path: Path) -> None
     with pytest.raises(CaptionColumnMissing, match="no video/shortcode column") as err:
         scan_folder(folder)
     assert "'Text', 'Source'" in str(err.value)
+
+
+def test_a_captions_file_one_level_down_is_read_and_deeper_ones_are_listed(tmp_path: Path) -> None:
+    folder = tmp_path / "chunk"
+    write_video(folder / "sub" / "a.mp4")
+    (folder / "sub" / "captions.csv").write_bytes(
+        csv_bytes([["filename", "caption"], ["a.mp4", "from below"]])
+    )
+    (folder / "x" / "y").mkdir(parents=True)
+    (folder / "x" / "y" / "captions.csv").write_bytes(csv_bytes([["filename", "caption"], ["a.mp4", "deep"]]))
+    scan = scan_folder(folder)
+    assert [(v.video_id, v.caption, v.caption_source) for v in scan.videos] == [
+        ("a", "from below", "sub/captions.csv:2")
+    ]
+    assert scan.caption_files == ("sub/captions.csv",)
+    assert reasons(scan)["x/y/captions.csv"].startswith("captions file more than one folder down")
+
+
+def test_european_excel_semicolons_and_windows_1252_are_read_with_a_note(tmp_path: Path) -> None:
+    folder = tmp_path / "eu"
+    write_video(folder / "a.mp4")
+    write_video(folder / "b.mp4")
+    text = "filename;caption\r\na.mp4;Café, crème; brûlée\r\nb.mp4;second\r\n".replace("; brûlée", " brûlée")
+    (folder / "captions.csv").write_bytes(text.encode("cp1252"))
+    scan = scan_folder(folder)
+    assert [(v.video_id, v.caption) for v in scan.videos] == [("a", "Café, crème brûlée"), ("b", "second")]
+    assert scan.notes == (
+        "captions.csv: semicolon-separated (European Excel): read as such",
+        "captions.csv: saved as cp1252 (older Excel), not UTF-8: read as such",
+    )

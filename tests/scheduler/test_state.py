@@ -116,3 +116,19 @@ def test_a_second_writer_waits_then_gets_a_clear_error(tmp_path: Path) -> None:
         state_lock(path, 0.05),
     ):
         pass
+
+
+def test_each_save_keeps_the_previous_file_as_bak_and_a_corrupt_file_names_it(tmp_path: Path) -> None:
+    from scheduler.errors import StateFileCorrupt
+    from scheduler.model import SchedulerState
+    from scheduler.state_io import load_state, save_state
+
+    path = tmp_path / "scheduler_state.json"
+    save_state(path, SchedulerState(), "2026-01-01T00:00:00+00:00")
+    assert not (tmp_path / "scheduler_state.json.bak").exists()  # nothing to keep the first time
+    first = path.read_text(encoding="utf-8")
+    save_state(path, SchedulerState(), "2026-01-02T00:00:00+00:00")
+    assert (tmp_path / "scheduler_state.json.bak").read_text(encoding="utf-8") == first
+    path.write_text('{"settings": ', encoding="utf-8")  # cut short by a crash of some editor
+    with pytest.raises(StateFileCorrupt, match=r"restore the last good copy scheduler_state\.json\.bak"):
+        load_state(path)
