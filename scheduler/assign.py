@@ -32,35 +32,35 @@ def plan_assignments(
     accounts: Sequence[str],
     open_load: Mapping[str, int],
     posted: Collection[tuple[str, str]],
-    capacity: int,
+    capacity: int | Mapping[str, int],
     seed: int,
 ) -> AssignmentPlan:
     """Assign each of ``videos`` (ids, in order; none assigned yet) to an account, or say why not.
 
-    ``open_load``: open jobs each account holds now; ``posted``: (account, video_key) pairs.
+    ``open_load``: open jobs each account holds now; ``posted``: (account, video_key) pairs;
+    ``capacity``: the open jobs an account may hold (one number, or per account).
     """
     rank = account_rank(accounts, seed)
+    room = {a: capacity if isinstance(capacity, int) else capacity.get(a, 0) for a in rank}
     load = {name: open_load.get(name, 0) for name in rank}
     given: list[tuple[str, str]] = []
     unassigned: list[tuple[str, str]] = []
     for video_id in videos:
         key = video_key(video_id)
         allowed = [a for a in rank if (a, key) not in posted]
-        free = [a for a in allowed if load[a] < capacity]
+        free = [a for a in allowed if load[a] < room[a]]
         if free:
             chosen = min(free, key=lambda a: (load[a], rank[a]))
             load[chosen] += 1
             given.append((video_id, chosen))
         else:
-            unassigned.append((video_id, _why_not(bool(rank), bool(allowed), capacity)))
+            unassigned.append((video_id, _why_not(bool(rank), bool(allowed))))
     return AssignmentPlan(tuple(given), tuple(unassigned))
 
 
-def _why_not(have_accounts: bool, have_allowed: bool, capacity: int) -> str:
+def _why_not(have_accounts: bool, have_allowed: bool) -> str:
     if not have_accounts:
         return "no accounts yet (add some with --add-accounts or --accounts-file)"
     if not have_allowed:
         return "every account has already posted it"
-    return (
-        f"no free account: each one that may post it holds {capacity} open job(s) (days_ahead x daily_limit)"
-    )
+    return "no free account: each one that may post it holds its open jobs (days_ahead x its daily limit)"

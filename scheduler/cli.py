@@ -87,6 +87,13 @@ def _echo(lines: list[str]) -> None:
     typer.echo("\n".join(lines))
 
 
+DAILY_LIMIT_MOVED = (
+    "warning: --daily-limit is deprecated and was not used: an account's daily limit is one setting,"
+    " the one the queue enforces: [accounts] daily_limit = {n} in parallel-orchestrator.toml for every"
+    " account, or the daily_limit column of accounts.csv for one"
+)
+
+
 @app.callback(invoke_without_command=True)
 def root(
     ctx: typer.Context,
@@ -94,7 +101,10 @@ def root(
     add_accounts: Annotated[list[str] | None, typer.Option("--add-accounts", help="phone name(s)")] = None,
     accounts_file: Annotated[Path | None, typer.Option("--accounts-file", help="one name a line")] = None,
     remove_account: Annotated[list[str] | None, typer.Option("--remove-account", help="name(s)")] = None,
-    daily_limit: Annotated[int | None, typer.Option("--daily-limit", min=1, help="posts/account/day")] = None,
+    daily_limit: Annotated[
+        int | None,
+        typer.Option("--daily-limit", min=1, help="deprecated: set [accounts] daily_limit (or accounts.csv)"),
+    ] = None,
     days_ahead: Annotated[
         int | None, typer.Option("--days-ahead", min=1, help="open jobs per account = days x daily limit")
     ] = None,
@@ -105,6 +115,8 @@ def root(
 ) -> None:
     """Without a command: apply the flags given (then assign), or show the status."""
     ctx.obj = (state, progress)
+    if daily_limit is not None:
+        typer.echo(DAILY_LIMIT_MOVED.format(n=daily_limit), err=True)
     request = ChangeRequest(
         tuple(add_folder or ()),
         tuple(add_accounts or ()),

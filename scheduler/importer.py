@@ -22,6 +22,7 @@ from jobqueue.simulated import in_dry_run_folder
 from scheduler.accounts import accounts_list_path, add_to_accounts_list
 from scheduler.errors import DryRunCopy, LegacyStateFile
 from scheduler.legacy_sources import LegacyBundle, read_bundle
+from scheduler.limits import daily_limits
 from scheduler.model import (
     Account,
     Assignment,
@@ -100,7 +101,9 @@ def import_legacy(
         merge = Merge(before, stamp)
         merge_bundle(merge, bundle)
         jobs = read_queue(progress_path) if progress_path.is_file() and not backup_needed else []
-        state, plan = assign(merge.state, {j.job_id: j.status for j in jobs}, stamp)
+        state, plan = assign(
+            merge.state, {j.job_id: j.status for j in jobs}, stamp, daily_limits(state_path.parent)
+        )
         tag = stamp.replace(":", "").replace("-", "")[:15]
         quarantine = _write_quarantine(state_path.parent / f"import_quarantine_{tag}.csv", merge.quarantined)
         backup = None

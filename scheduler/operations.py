@@ -27,6 +27,7 @@ from scheduler.errors import (
     UnknownAccount,
 )
 from scheduler.folders import Skipped, scan_folder
+from scheduler.limits import daily_limits
 from scheduler.model import SchedulerState
 from scheduler.planning import QueueJob, add_accounts, add_videos, assign, record_successes, remove_account
 from scheduler.progress_rows import read_progress_file
@@ -84,6 +85,7 @@ def apply_changes(
     """
     stamp = now or utc_now_text()
     refuse_dry_run(state_path, progress_path)
+    limits = daily_limits(state_path.parent)
     scans = [scan_folder(folder) for folder in request.folders]
     for scan in scans:
         if not scan.videos:
@@ -120,7 +122,7 @@ def apply_changes(
         state, dropped = _remove(state, request.remove_accounts)
         jobs = read_queue(progress_path)
         state, newly_posted = record_successes(state, jobs, progress_path.name)
-        state, plan = assign(state, {j.job_id: j.status for j in jobs}, stamp)
+        state, plan = assign(state, {j.job_id: j.status for j in jobs}, stamp, limits)
         changed = state != before
         if changed:
             save_state(state_path, state, stamp)
@@ -198,8 +200,6 @@ def read_queue(progress_path: Path) -> list[QueueJob]:
 
 def _with_settings(state: SchedulerState, request: ChangeRequest) -> SchedulerState:
     settings = state.settings
-    if request.daily_limit is not None:
-        settings = replace(settings, daily_limit=request.daily_limit)
     if request.days_ahead is not None:
         settings = replace(settings, days_ahead=request.days_ahead)
     if request.seed is not None:

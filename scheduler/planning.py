@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 
 from scheduler.assign import AssignmentPlan, plan_assignments
 from scheduler.folders import FolderScan, Skipped
+from scheduler.limits import DailyLimits
 from scheduler.model import (
     Account,
     Assignment,
@@ -120,23 +121,28 @@ def unassigned_video_ids(state: SchedulerState) -> list[str]:
     return [v.video_id for v in state.videos if v.video_id not in taken]
 
 
-def plan_for(state: SchedulerState, queue_status: Mapping[str, str]) -> AssignmentPlan:
-    """What ``assign`` would do now (also used to explain why videos wait)."""
+def plan_for(
+    state: SchedulerState, queue_status: Mapping[str, str], limits: DailyLimits | None = None
+) -> AssignmentPlan:
+    """What ``assign`` would do now (also used to explain why videos wait). ``limits``: the daily
+    limit per account the queue enforces (default: one a day)."""
+    limits = limits or DailyLimits()
+    days = state.settings.days_ahead
     return plan_assignments(
         unassigned_video_ids(state),
         state.account_names,
         open_load(state, queue_status),
         state.posted_keys(),
-        state.settings.open_jobs_per_account,
+        {a: days * limits.of(a) for a in state.account_names},
         state.settings.seed,
     )
 
 
 def assign(
-    state: SchedulerState, queue_status: Mapping[str, str], now: str
+    state: SchedulerState, queue_status: Mapping[str, str], now: str, limits: DailyLimits | None = None
 ) -> tuple[SchedulerState, AssignmentPlan]:
     """Give unassigned videos to accounts under the rules of ``scheduler.assign``."""
-    plan = plan_for(state, queue_status)
+    plan = plan_for(state, queue_status, limits)
     if not plan.given:
         return state, plan
     new = tuple(Assignment(job_id_for(v, a), v, a, now) for v, a in plan.given)

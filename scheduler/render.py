@@ -88,8 +88,8 @@ def status_lines(report: StatusReport) -> list[str]:
     s = report.settings
     lines = [
         f"state: {report.state_path}   progress: {report.progress_path}",
-        f"settings: daily_limit={s.daily_limit} days_ahead={s.days_ahead} seed={s.seed} "
-        f"max_attempts={s.max_attempts} (at most {s.open_jobs_per_account} open job(s) per account)",
+        f"settings: days_ahead={s.days_ahead} seed={s.seed} max_attempts={s.max_attempts}; open jobs per"
+        f" account: days_ahead x its daily limit ({report.daily_limits})",
         f"folders: {len(report.folders)}   videos: {report.videos}   assigned: {report.assigned} "
         f"(seeded {report.seeded})   waiting: {len(report.waiting)}",
     ]

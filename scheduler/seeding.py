@@ -9,6 +9,7 @@ from typing import Protocol
 
 from jobqueue import NewJob, QueueSnapshot, SeedResult
 from scheduler.errors import QueueLost
+from scheduler.limits import DailyLimits, daily_limits
 from scheduler.model import SchedulerState
 from scheduler.planning import QueueJob, assign, mark_seeded, record_successes
 from scheduler.state_io import load_state, save_state, state_lock, utc_now_text
@@ -63,13 +64,17 @@ def queue_jobs(snapshot: QueueSnapshot) -> list[QueueJob]:
     ]
 
 
-def seed_progress(state_path: Path, store: SeedTarget, now: str | None = None) -> SeedReport:
+def seed_progress(
+    state_path: Path, store: SeedTarget, now: str | None = None, limits: DailyLimits | None = None
+) -> SeedReport:
     """Bring the queue up to date with the state, idempotently.
 
     Under the state lock: learn successes from the queue (posted ledger), assign waiting videos within
     each account's open-job allowance, add the not-yet-seeded jobs to ``store``, mark them seeded and
-    save the state (only if it changed). Raises StateError subclasses; the queue's own errors pass.
+    save the state (only if it changed). ``limits``: the daily limits the queue enforces (default:
+    those of the state file's folder). Raises StateError subclasses; the queue's own errors pass.
     """
+    limits = limits or daily_limits(state_path.parent)
     stamp = now or utc_now_text()
     with state_lock(state_path):
         before = load_state(state_path)
@@ -79,7 +84,7 @@ def seed_progress(state_path: Path, store: SeedTarget, now: str | None = None) -
             path, backup = getattr(store, "path", None), getattr(store, "backup_path", None)
             raise QueueLost(path, seeded, backup)
         state, newly_posted = record_successes(before, jobs, "progress")
-        state, plan = assign(state, {j.job_id: j.status for j in jobs}, stamp)
+        state, plan = assign(state, {j.job_id: j.status for j in jobs}, stamp, limits)
         new_jobs = jobs_to_seed(state)
         result = store.seed(new_jobs) if new_jobs else SeedResult(0, 0)
         state = mark_seeded(state, [j.job_id for j in new_jobs], stamp)

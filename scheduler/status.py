@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from scheduler.limits import daily_limits
 from scheduler.model import Settings
 from scheduler.operations import read_queue
 from scheduler.planning import open_load, plan_for, record_successes
@@ -35,6 +36,7 @@ class StatusReport:
     successes_not_in_ledger: int
     waiting: tuple[tuple[str, str], ...]  # (video_id, why it has no account yet)
     assignable_now: int  # videos the next seed or change would assign
+    daily_limits: str = ""  # where the daily limit per account comes from, and its value
 
 
 def build_status(state_path: Path, progress_path: Path) -> StatusReport:
@@ -46,7 +48,8 @@ def build_status(state_path: Path, progress_path: Path) -> StatusReport:
     load = open_load(state, statuses)
     assigned = Counter(a.account for a in state.assignments)
     posted = Counter(p.account for p in state.posted)
-    plan = plan_for(state, statuses)
+    limits = daily_limits(state_path.parent)
+    plan = plan_for(state, statuses, limits)
     return StatusReport(
         str(state_path),
         str(progress_path),
@@ -61,6 +64,7 @@ def build_status(state_path: Path, progress_path: Path) -> StatusReport:
         unseen,
         plan.unassigned,
         len(plan.given),
+        limits.source,
     )
 
 

@@ -15,7 +15,7 @@ ALLOWED = {
     "geelark": set(),
     "runtime": set(),
     "worker": {"jobqueue", "geelark", "runtime"},
-    "scheduler": {"jobqueue"},
+    "scheduler": {"jobqueue", "runtime"},  # runtime: the [accounts] settings it plans with
     "orchestrator": {"jobqueue", "geelark", "runtime", "scheduler", "worker"},
     "harness": {"jobqueue", "geelark", "runtime", "worker", "scheduler", "orchestrator"},
     "bench": {"jobqueue", "geelark", "runtime", "worker", "scheduler", "orchestrator", "harness"},

@@ -80,10 +80,10 @@ def watch_status(settings: Settings, *, plain: bool) -> ExitCode:
 
 
 def do_seed_only(state: CliState) -> ExitCode:
-    from orchestrator.run.seeding import seed_from_state
+    from orchestrator.run.seeding import run_limits, seed_from_state
 
     settings = state.settings()
-    outcome = seed_from_state(settings.paths.state_file, open_store(settings))
+    outcome = seed_from_state(settings.paths.state_file, open_store(settings), run_limits(settings))
     if state.json:
         console.echo_json(outcome)
     elif not outcome.state_file_found:

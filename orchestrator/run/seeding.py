@@ -7,8 +7,18 @@ from pathlib import Path
 
 from jobqueue.store import JobStore
 from orchestrator.errors import SeedError
+from runtime.settings import Settings
 from scheduler.errors import SchedulerError
+from scheduler.limits import DailyLimits
 from scheduler.seeding import SeedReport, seed_progress
+from worker.contract import load_accounts
+
+
+def run_limits(settings: Settings) -> DailyLimits:
+    """The daily limits the run's queue enforces: the accounts list, else `[accounts]`."""
+    roster = load_accounts(settings)
+    default = settings.accounts.daily_limit
+    return DailyLimits(default, {e.name: e.rules.daily_limit for e in roster.entries}, "the run's accounts")
 
 
 @dataclass(frozen=True)
@@ -23,12 +33,13 @@ class SeedOutcome:
     unassigned: int = 0
 
 
-def seed_from_state(state_file: Path, store: JobStore) -> SeedOutcome:
-    """Add the scheduler's not-yet-seeded assignments to the queue (idempotent). Raises SeedError."""
+def seed_from_state(state_file: Path, store: JobStore, limits: DailyLimits | None = None) -> SeedOutcome:
+    """Add the scheduler's not-yet-seeded assignments to the queue (idempotent); ``limits``: the
+    run's daily limits (so the plan and the claim rule count the same). Raises SeedError."""
     if not state_file.is_file():
         return SeedOutcome(str(state_file), False)
     try:
-        report: SeedReport = seed_progress(state_file, store)
+        report: SeedReport = seed_progress(state_file, store, limits=limits)
     except SchedulerError as exc:
         raise SeedError(f"could not seed from {state_file}: {exc}") from exc
     return SeedOutcome(

@@ -21,7 +21,7 @@ from orchestrator.run.recovery import (
     stop_phones,
     stop_recorded_processes,
 )
-from orchestrator.run.seeding import seed_from_state
+from orchestrator.run.seeding import run_limits, seed_from_state
 from orchestrator.run.simulation import start_simulator, stop_simulator
 from orchestrator.views.progress import nothing_to_do_text, progress_view
 from runtime.clock import RunClock, start_simulated_clock, stop_simulated_clock
@@ -130,7 +130,7 @@ def record_run(run: Run) -> None:
 
 def seed(run: Run, *, quiet: bool, store: CsvJobStore | None = None) -> None:
     """Seed from scheduler_state.json (idempotent); `quiet`: say something only if jobs were added."""
-    seeded = seed_from_state(run.settings.paths.state_file, store or run.store)
+    seeded = seed_from_state(run.settings.paths.state_file, store or run.store, run_limits(run.settings))
     if seeded.state_file_found and (seeded.added or not quiet):
         run.say(
             f"Seeded from {seeded.state_file}: {seeded.added} new job(s),"

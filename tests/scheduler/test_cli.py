@@ -72,7 +72,8 @@ def test_status_shows_accounts_and_waiting_videos_with_the_reason(work: Path, in
     result = invoke("status")
     assert result.exit_code == 0
     assert "videos: 5   assigned: 2 (seeded 0)   waiting: 3" in result.output
-    assert "3 waiting: no free account: each one that may post it holds 1 open job(s)" in result.output
+    assert "3 waiting: no free account: each one that may post it holds its open jobs" in result.output
+    assert "days_ahead x its daily limit (the default [accounts] daily_limit (1)" in result.output
     assert invoke().output == result.output  # no command and no flag: the status
 
 
@@ -90,6 +91,22 @@ def test_days_ahead_and_daily_limit_widen_the_assignment(work: Path, invoke: Inv
     result = invoke("--days-ahead", "2")
     assert "assigned now: 2; waiting: 1" in result.output
     assert state_of(work)["settings"]["days_ahead"] == 2
+
+
+def test_the_plan_uses_the_daily_limit_the_queue_enforces_per_account(work: Path, invoke: Invoke) -> None:
+    bulk_export_folder(work, shortcodes=("A", "B", "C", "D", "E", "F", "G"))
+    (work / "parallel-orchestrator.toml").write_text("[accounts]\ndaily_limit = 2\n", encoding="utf-8")
+    (work / "accounts.csv").write_text("account,daily_limit\np1,\np2,4\n", encoding="utf-8")
+    invoke("--add-folder", "chunk_01", "--add-accounts", "p1", "p2")
+    load: dict[str, int] = {}
+    for a in state_of(work)["assignments"]:
+        load[a["account"]] = load.get(a["account"], 0) + 1
+    assert load == {"p1": 2, "p2": 4}  # p1 takes the config's 2, p2 its own 4; one video waits
+    old = invoke("--daily-limit", "9")
+    assert old.exit_code == 0
+    assert "--daily-limit is deprecated and was not used" in old.output
+    assert "[accounts] daily_limit = 9" in old.output
+    assert "daily_limit" not in state_of(work)["settings"] or state_of(work)["settings"]["daily_limit"] == 1
 
 
 def test_remove_account_returns_its_unseeded_videos_to_the_waiting_list(work: Path, invoke: Invoke) -> None:
