@@ -21,7 +21,15 @@ from runtime.settings import (
     load_settings,
     settings_to_dict,
 )
-from worker.contract import MAX_WORKERS, PortBases, PortPlanError, WorkerPorts, account_defaults, fleet_plan
+from worker.contract import (
+    MAX_WORKERS,
+    PortBases,
+    PortPlanError,
+    WorkerPorts,
+    account_defaults,
+    fleet_plan,
+    load_accounts,
+)
 
 DEFAULT_CONFIG_NAME = "parallel-orchestrator.toml"
 
@@ -86,11 +94,22 @@ class PortRow:
 
 
 @dataclass(frozen=True)
+class AccountRow:
+    """One account of the accounts list as the run uses it (empty cells filled from `[accounts]`)."""
+
+    account: str
+    app: str
+    executor: str
+
+
+@dataclass(frozen=True)
 class ConfigView:
     config_file: str | None
     ports: tuple[PortRow, ...]
     entries: tuple[ConfigEntry, ...]
     secrets: dict[str, str]  # env var -> "set (***)" / "not set"
+    accounts_file: str = ""
+    accounts: tuple[AccountRow, ...] = ()
 
 
 def mask(value: str) -> str:
@@ -118,9 +137,12 @@ def config_view(loaded: LoadedSettings, env: Mapping[str, str]) -> ConfigView:
         for section, table in settings_to_dict(settings).items()
         for key, value in table.items()
     )
+    roster = load_accounts(settings)
     return ConfigView(
         config_file=str(loaded.config_file) if loaded.config_file else None,
         ports=ports,
         entries=entries,
         secrets={name: mask(env.get(name, "")) for name in SECRET_ENV},
+        accounts_file=str(roster.source or settings.paths.accounts_file),
+        accounts=tuple(AccountRow(e.name, e.app, e.executor) for e in roster.entries),
     )

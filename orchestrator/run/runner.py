@@ -26,8 +26,10 @@ from orchestrator.run.recovery import (
 )
 from orchestrator.run.startup import run_paths, seed, stop_ledger_phones
 from orchestrator.run.stuck import find_stuck, observe
+from orchestrator.run.taskwatch import TaskWatch, watch_tasks
 from orchestrator.views.progress import progress_line, progress_view
 from orchestrator.views.report import RunEnd
+from runtime.outage import ClaimingStopped
 from runtime.platform import kill_tree
 from runtime.state import Heartbeat
 
@@ -88,6 +90,7 @@ class LoopState:
     next_line_at: float = 0.0
     next_busy_warning: float = 0.0
     recover_pending: bool = False
+    tasks: TaskWatch = field(default_factory=TaskWatch)
 
 
 def tick(run: Run, fleet: Fleet, loop: LoopState) -> RunEnd | None:
@@ -114,9 +117,13 @@ def tick(run: Run, fleet: Fleet, loop: LoopState) -> RunEnd | None:
     outlook = work_outlook(snapshot, now, run.store.policy)
     if fleet.given_up() and not outlook.finished():
         return RunEnd.WORKERS_FATAL
-    if outlook.finished() and fleet.all_down() and not o.follow:
+    if not geelark_down(run, loop.outage, mono):
+        watch_tasks(run, loop.tasks, fleet, snapshot, mono)
+    if outlook.finished() and fleet.all_down() and not o.follow and not loop.tasks.holds_run():
         say_next_allowed(run, outlook, now)
         return RunEnd.COMPLETED
+    if refused_new_work(run, loop):
+        return RunEnd.REFUSED if fleet.all_down() and not loop.tasks.holds_run() else None
     if geelark_down(run, loop.outage, mono):
         return None  # workers wait for GeeLark; starting more of them would not help
     for _ in range(spawns_due(mono - loop.last_spawn, o.start_stagger_s)):
@@ -131,6 +138,22 @@ def tick(run: Run, fleet: Fleet, loop: LoopState) -> RunEnd | None:
         log.info("%s", line)
         loop.last_line, loop.next_line_at = line, mono + o.progress_interval_s
     return None
+
+
+def refused_new_work(run: Run, loop: LoopState) -> bool:
+    """GeeLark refused new work (balance, task credits): workers claim nothing more and none is
+    started; said once. The run ends once the workers finished what they were doing."""
+    refused = ClaimingStopped(run.run_dir).current()
+    if refused is None:
+        return False
+    if not loop.tasks.refusal_told:
+        loop.tasks.refusal_told = True
+        run.say(
+            f"GeeLark refused new work: {refused.reason} (seen by {refused.reported_by}). No job was"
+            " charged for it; claiming stops for this run. Top up the GeeLark balance or task credits,"
+            " then run again."
+        )
+    return True
 
 
 def spawns_due(since_last_s: float, stagger_s: float) -> int:

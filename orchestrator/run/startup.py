@@ -22,7 +22,7 @@ from orchestrator.run.recovery import (
 )
 from orchestrator.run.seeding import seed_from_state
 from orchestrator.run.simulation import start_simulator, stop_simulator
-from runtime.outage import OutageRecord
+from runtime.outage import ClaimingStopped, OutageRecord
 from runtime.platform import ProcessRef
 from runtime.settings import Settings, dump_settings
 from runtime.state import RunDir, RunInfo
@@ -49,6 +49,7 @@ def prepare(run: Run) -> None:
     record_run(run)  # before anything is started, so a crash from here on is recoverable
     run.run_dir.clear_stops()
     OutageRecord(run.run_dir).clear()  # an outage a previous run saw is found again if it lasts
+    ClaimingStopped(run.run_dir).clear()  # the operator topped up; a refusal that lasts is seen again
     seed(run, quiet=False)
     snapshot = run.store.snapshot()
     outlook = work_outlook(snapshot, now_local(), run.store.policy)
@@ -142,10 +143,14 @@ def stop_ledger_phones(run: Run, label: str, worker_id: int | None = None) -> No
         deadline_s=timeout_s,
         now=now_local,
         only_worker=worker_id,
+        skip_task_phones=True,  # the loop must not wait minutes for a task: stopped once it ended
         sleep=sleep,
     )
     for r in cleanup.results:
-        state = "stopped" if r.stopped else f"NOT CONFIRMED ({r.final_status_name} {r.error})"
+        if r.runs_a_task:
+            state = "runs a GeeLark task: it is stopped once the task ended (GeeLark refuses until then)"
+        else:
+            state = "stopped" if r.stopped else f"NOT CONFIRMED ({r.final_status_name} {r.error})"
         run.say(f"{label}: phone {r.serial_name} ({r.phone_id}) {state}")
     if cleanup.error:
         run.say(f"{label}: could not stop recorded phones: {cleanup.error}")

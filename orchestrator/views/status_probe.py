@@ -12,6 +12,7 @@ from orchestrator.adapters.queue_store import open_store
 from orchestrator.views.status_report import PhoneLine, PhonesView, StatusReport, build_status
 from runtime.settings import Settings
 from runtime.state import RunDir, RunInfo
+from worker.contract import load_accounts
 
 
 def current_status(
@@ -31,6 +32,7 @@ def current_status(
     heartbeats = run_dir.read_heartbeats() if run_dir.workers_dir.is_dir() else {}
     alive = {wid for wid, hb in heartbeats.items() if hb.process.is_alive()}
     ours = {j.account for j in snapshot.jobs if j.account} | set(run_dir.phones_left_running())
+    roster = load_accounts(settings)
     return build_status(
         snapshot,
         now,
@@ -42,6 +44,8 @@ def current_status(
         run=run,
         run_active=run is not None,
         phones=phones_probe(ours) if phones_probe is not None else None,
+        executors={e.name: e.executor for e in roster.entries},
+        default_executor=settings.accounts.executor,
     )
 
 
