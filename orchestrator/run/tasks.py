@@ -115,7 +115,7 @@ class TaskSettler:
 
     store: JobStore
     stale_after_s: float  # a task still waiting after this long (GeeLark-side seconds) is cancelled
-    missing_grace_s: float  # a task not found for this long (monotonic seconds) is given up
+    missing_grace_s: float  # a task not found this long after the claim (or since first looked) is given up
     clock: Callable[[], float] = time.monotonic
     missing_since: dict[str, float] = field(default_factory=dict)
 
@@ -143,7 +143,8 @@ class TaskSettler:
         job, task = d.job, d.task
         if d.next is Next.MISSING:
             first = self.missing_since.setdefault(job.job_id, self.clock())
-            if self.clock() - first < self.missing_grace_s:
+            since_claim = (now - job.claimed_at).total_seconds() if job.claimed_at else 0.0
+            if max(self.clock() - first, since_claim) < self.missing_grace_s:
                 return "", OpenTask(job, None), ""
             message = f"no GeeLark task named {task_name(job.job_id)} was found: check the account"
             return (

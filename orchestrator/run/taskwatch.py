@@ -35,7 +35,8 @@ def settler_for(run: Run) -> TaskSettler:
     return TaskSettler(
         run.store,
         stale_after_s=run.on_geelark_clock(run.settings.worker.job_timeout_s),
-        missing_grace_s=run.on_geelark_clock(2 * run.settings.geelark.timeout_s),
+        # a slow create lands within the client's read timeout (real seconds, even when simulated)
+        missing_grace_s=2 * run.settings.geelark.timeout_s,
         clock=run.clock,
     )
 
