@@ -15,7 +15,7 @@ import statistics
 import threading
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
@@ -34,17 +34,15 @@ KEPT_GIB = 4
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@dataclass
 class RssSampler(threading.Thread):
     """Peak RSS per recorded worker process and per recorded server process, sampled every 0.1 s."""
 
-    fleet: Fleet
-    workers: dict[int, int] = field(default_factory=dict)  # pid -> peak bytes
-    servers: dict[int, int] = field(default_factory=dict)
-    halted: threading.Event = field(default_factory=threading.Event)
-
-    def __post_init__(self) -> None:
+    def __init__(self, fleet: Fleet) -> None:
         super().__init__(daemon=True)
+        self.fleet = fleet
+        self.workers: dict[int, int] = {}  # pid -> peak bytes
+        self.servers: dict[int, int] = {}
+        self.halted = threading.Event()
 
     def run(self) -> None:
         while not self.halted.wait(0.1):

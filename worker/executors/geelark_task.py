@@ -50,7 +50,11 @@ from worker.video import check_video
 
 log = logging.getLogger(__name__)
 
-POLL_MAX_S = 60.0  # the longest pause between two looks at a task (GeeLark-side seconds)
+# Pauses between two looks at a task (GeeLark-side seconds), growing by half each time: a post takes
+# a few minutes, so ~7 looks for a 2-minute task, and the phone (billed per started minute) is
+# stopped at most 30 s after its task ended.
+POLL_FIRST_S = 5.0
+POLL_MAX_S = 30.0
 
 
 class TaskExecutor:
@@ -144,11 +148,13 @@ class TaskExecutor:
         rig, cfg = self.rig, self.rig.cfg
         timeout_s = cfg.scaled(cfg.settings.worker.job_timeout_s)
         deadline = time.monotonic() + timeout_s
-        pause, cap = cfg.poll_s, max(cfg.poll_s, cfg.scaled(POLL_MAX_S))
+        pause, cap = max(cfg.poll_s, cfg.scaled(POLL_FIRST_S)), max(cfg.poll_s, cfg.scaled(POLL_MAX_S))
         shown: TaskStatus | None = None
         riding_out = False
         with contextlib.ExitStack() as riding:
             while True:
+                self._pause(pause)
+                pause = min(pause * 1.5, cap)
                 task = self._look(task_id)
                 if task is not None and task.status.is_final:
                     return task
@@ -174,11 +180,13 @@ class TaskExecutor:
                     message = f"GeeLark task {task_id} still {status} after {timeout_s:.0f}s"
                     log.warning("%s: left in review; the orchestrator settles it once it ends", message)
                     return Outcome(OutcomeKind.RETRYABLE, TASK_UNSETTLED, message)
-                if rig.stop.requested:
-                    time.sleep(pause)  # riding the task out: a stop no longer ends this wait
-                else:
-                    rig.stop.wait(pause)
-                pause = min(pause * 1.5, cap)
+
+    def _pause(self, seconds: float) -> None:
+        """Wait between two looks; a stop ends the wait, unless the task is being ridden out."""
+        if self.rig.stop.requested:
+            time.sleep(seconds)
+        else:
+            self.rig.stop.wait(seconds)
 
     def _look(self, task_id: str) -> Task | None:
         """The task as GeeLark reports it now; None when GeeLark does not say (not yet listed, or
