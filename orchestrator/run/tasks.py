@@ -119,9 +119,10 @@ class TaskSettler:
     clock: Callable[[], float] = time.monotonic
     missing_since: dict[str, float] = field(default_factory=dict)
 
-    def round(self, client: GeeLarkClient, now: datetime) -> TaskRound:
-        """Look every waiting job's task up once and settle what ended."""
-        jobs = awaiting_task(self.store.snapshot())
+    def round(self, client: GeeLarkClient, now: datetime, jobs: Sequence[Job] | None = None) -> TaskRound:
+        """Look every waiting job's task up once and settle what ended (`jobs`: the waiting jobs of
+        a snapshot the caller just read; None reads the queue)."""
+        jobs = awaiting_task(self.store.snapshot()) if jobs is None else jobs
         if not jobs:
             return TaskRound()
         try:

@@ -21,7 +21,7 @@ from jobqueue.model import JobStatus, QueueSnapshot
 from orchestrator.run.context import Run, now_local
 from orchestrator.run.fleet import Fleet
 from orchestrator.run.recovery import stop_phones
-from orchestrator.run.tasks import TaskRound, TaskSettler, cancel_open
+from orchestrator.run.tasks import TaskRound, TaskSettler, awaiting_task, cancel_open
 from runtime.outage import ClaimingStopped
 from runtime.state import Heartbeat
 
@@ -57,22 +57,24 @@ class TaskWatch:
 
 
 def watch_tasks(run: Run, watch: TaskWatch, fleet: Fleet, snapshot: QueueSnapshot, mono: float) -> None:
-    """One look when due: settle what ended, stop idle phones."""
+    """One look when due: settle what ended, stop idle phones (GeeLark is asked only if needed)."""
     if mono < watch.next_check:
         return
     watch.next_check = mono + run.on_geelark_clock(CHECK_EVERY_S)
-    if watch.settler is None:
-        watch.settler = settler_for(run)
-    watch.settler.store = run.loop_store  # the loop never waits long on the queue lock
-    client = run.geelark_client(run.stoppable(stop_at=1))
+    jobs, idle = awaiting_task(snapshot), idle_phones(run, fleet, snapshot)
+    client = run.geelark_client(run.stoppable(stop_at=1)) if jobs or idle else None
     if client is None:
         watch.open_jobs = 0
         return
+    if watch.settler is None:
+        watch.settler = settler_for(run)
+        watch.settler.store = run.loop_store  # the loop never waits long on the queue lock
     with client:
-        outcome = watch.settler.round(client, now_local())
+        outcome = watch.settler.round(client, now_local(), jobs)
         tell_round(run, outcome, watch.told)
         watch.open_jobs = len(outcome.open) if not outcome.error else 0
-        stop_idle_phones(run, fleet, snapshot)
+    if idle:
+        stop_idle_phones(run, idle)
 
 
 def tell_round(run: Run, outcome: TaskRound, told: set[str]) -> None:
@@ -88,18 +90,20 @@ def tell_round(run: Run, outcome: TaskRound, told: set[str]) -> None:
         log.warning("GeeLark tasks could not be checked now: %s", outcome.error)
 
 
-def stop_idle_phones(run: Run, fleet: Fleet, snapshot: QueueSnapshot) -> None:
-    """Phones the ledger says run that no live worker holds and no claim covers: asked to stop,
-    not waited for (one still running a task is asked again next time)."""
+def idle_phones(run: Run, fleet: Fleet, snapshot: QueueSnapshot) -> list[str]:
+    """Phones the ledger says run that no live worker holds and no claim covers (left by a dead
+    worker, or refused a stop while their task ran)."""
     ledger = run.run_dir.phones_left_running()
     if not ledger:
-        return
+        return []
     live = fleet.refs()
     held = {hb.phone_id for wid, hb in run.run_dir.read_heartbeats().items() if wid in live and hb.phone_id}
     claimed = {j.account for j in snapshot.jobs if j.status is JobStatus.CLAIMED}
-    idle = [pid for pid, rec in ledger.items() if pid not in held and rec.serial_name not in claimed]
-    if not idle:
-        return
+    return [pid for pid, rec in ledger.items() if pid not in held and rec.serial_name not in claimed]
+
+
+def stop_idle_phones(run: Run, idle: list[str]) -> None:
+    """Ask them to stop without waiting (one still running a task is asked again next time)."""
     cleanup = stop_phones(
         run.phone_api(run.stoppable(stop_at=1)),
         run_dir=run.run_dir,

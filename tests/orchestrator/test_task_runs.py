@@ -147,6 +147,8 @@ def test_ctrl_c_cancels_tasks_not_started_and_lets_running_ones_end(fleet: Fleet
     fleet.simulator.set_faults({"phones": {a: {"task_stuck": 1} for a in stuck}})
     run = fleet.start_run("--simulate")
     wait_for(lambda: _tasks_in(fleet, waiting=2, running=2), 120, "two tasks waiting and two running")
+    # the console tells what the stop does from the workers' heartbeats: wait until they have seen it
+    wait_for(lambda: _steps_in(fleet, waiting=2, running=2), 60, "workers aware of their tasks' states")
     interrupt(run)
     assert run.wait(timeout=60) == 130, fleet.console(1)
     state = fleet.simulator.state()
@@ -164,6 +166,11 @@ def test_ctrl_c_cancels_tasks_not_started_and_lets_running_ones_end(fleet: Fleet
         assert f"GeeLark task of job {jobs[account].job_id} @{account} has not started: cancelled" in console
     for account in fleet.accounts[2:]:
         assert f"GeeLark task of job {jobs[account].job_id} @{account} is running: left to finish" in console
+
+
+def _steps_in(fleet: Fleet, *, waiting: int, running: int) -> bool:
+    steps = Counter(hb.step for hb in fleet.run_dir.read_heartbeats().values())
+    return steps["task_waiting"] == waiting and steps["task_running"] == running
 
 
 def _tasks_in(fleet: Fleet, *, waiting: int, running: int) -> bool:

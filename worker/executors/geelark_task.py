@@ -146,8 +146,9 @@ class TaskExecutor:
     def _await(self, ctx: AttemptContext, task_id: str, phone: PhoneHandle) -> Task | Outcome:
         """Poll until the task ended; at a stop, cancel it if it has not started, else ride it out."""
         rig, cfg = self.rig, self.rig.cfg
+        # within the job timeout (on GeeLark's clock when simulated), counted from the attempt's start
         timeout_s = cfg.scaled(cfg.settings.worker.job_timeout_s)
-        deadline = time.monotonic() + timeout_s
+        deadline = min(ctx.deadline, time.monotonic() + timeout_s)
         pause, cap = max(cfg.poll_s, cfg.scaled(POLL_FIRST_S)), max(cfg.poll_s, cfg.scaled(POLL_MAX_S))
         shown: TaskStatus | None = None
         riding_out = False
