@@ -15,8 +15,12 @@ simulated durations) in a tmp folder, like the chaos suite (harness/fleet.py):
    with one job per account and with several consecutive jobs per account (boots vs jobs);
 3. recovery: SIGKILL of a worker mid-job until its row is no longer claimed (claimable again), and
    Ctrl+C until the orchestrator and every recorded process are gone (target: grace period + 2 s);
-4. `--status --json` wall time, interpreter start included, at 1k, 10k and 100k rows.
-The last line is `ratios: efficiency_8w=<x> phone_minutes_vs_min=<y> status_10k_s=<z>`.
+4. `--status --json` wall time, interpreter start included, at 1k, 10k and 100k rows;
+5. executors (bench/executors.py): memory per worker (the worker alone for GeeLark's publishing
+   tasks; worker + its Appium server for Appium), the workers one 24 GiB PC holds from that, and
+   GeeLark API requests per post for each executor.
+The last line is `ratios: efficiency_8w=<x> phone_minutes_vs_min=<y> status_10k_s=<z>
+rss_mb_task_worker=<a> rss_mb_appium_worker=<b> requests_per_post_task=<c>`.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import executors as ex
 from harness.fleet import (
     Fleet,
     FleetConfig,
@@ -325,15 +330,38 @@ def status_times(root: Path, quick: bool) -> float:
     return result
 
 
+# -- 5. executors ---------------------------------------------------------------------------------
+
+
+def executor_costs(root: Path, quick: bool) -> tuple[float, float, float]:
+    jobs, accounts, workers = (16, 8, 4) if quick else (32, 16, 8)
+    timings = Timings(time_scale=0.02)
+    print(
+        f"5. executors: {jobs} jobs on {accounts} accounts, {workers} workers, faults none (RSS: psutil, "
+        "peak per process; requests: the simulator's count of /open/v1 calls for the whole run)"
+    )
+    figures = {}
+    for executor in ("geelark_task", "appium"):
+        with fleet_in(root / f"exec_{executor}", jobs, accounts, 1, timings) as fleet:
+            fleet.write_accounts(
+                {a: ("tiktok" if n % 2 else "instagram", "") for n, a in enumerate(fleet.accounts)}
+            )
+            fleet.configure(config(fleet, workers, timings, executor=executor))
+            figures[executor] = ex.measure(fleet, run_to_end, executor)
+    node_mb = ex.real_appium_mb(root)
+    return ex.report(figures["geelark_task"], figures["appium"], node_mb)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="fewer jobs and rows (a smoke run)")
-    parser.add_argument("--parts", default="1,2,3,4", help="which parts to run (default: all)")
+    parser.add_argument("--parts", default="1,2,3,4,5", help="which parts to run (default: all)")
     args = parser.parse_args()
     parts = {int(p) for p in args.parts.split(",")}
     efficiency = cost = status_10k = float("nan")
+    task_mb = appium_mb = requests_task = float("nan")
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="fleet-bench-") as tmp:
         root = Path(tmp)
@@ -345,8 +373,14 @@ def main() -> int:
             recovery(root)
         if 4 in parts:
             status_10k = status_times(root, args.quick)
+        if 5 in parts:
+            task_mb, appium_mb, requests_task = executor_costs(root, args.quick)
     print(f"bench took {time.monotonic() - started:.0f}s")
-    ratios = f"efficiency_8w={efficiency:.3f} phone_minutes_vs_min={cost:.3f} status_10k_s={status_10k:.3f}"
+    ratios = (
+        f"efficiency_8w={efficiency:.3f} phone_minutes_vs_min={cost:.3f} status_10k_s={status_10k:.3f}"
+        f" rss_mb_task_worker={task_mb:.1f} rss_mb_appium_worker={appium_mb:.1f}"
+        f" requests_per_post_task={requests_task:.1f}"
+    )
     print(f"ratios: {ratios}")
     return 0
 

@@ -74,7 +74,9 @@ from geelark.verdict import (
     TaskVerdict,
     classify_create_error,
     classify_fail_code,
+    deciding_task,
     judge_task,
+    may_have_posted,
     verify_completed,
 )
 
@@ -157,9 +159,11 @@ __all__ = [
     "Wallet",
     "classify_create_error",
     "classify_fail_code",
+    "deciding_task",
     "error_for_code",
     "job_id_from_task_name",
     "judge_task",
+    "may_have_posted",
     "stoppable_sleep",
     "task_name",
     "verify_completed",

@@ -9,7 +9,7 @@ looked up by its name (which carries the job id) before anything creates again.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -113,16 +113,23 @@ class TaskMethods:
         return self.create_task(post)
 
     def create_or_find_task(
-        self, post: TaskPost, *, look_first: bool = True, settle_s: float | None = None
+        self,
+        post: TaskPost,
+        *,
+        look_first: bool = True,
+        settle_s: float | None = None,
+        ignore: Collection[str] = (),
     ) -> TaskRef:
         """The job's one task: found by name (``look_first``: an earlier attempt may have made
         it), else created. After an ambiguous create it waits ``settle_s`` (default: the read
         timeout, so a slow create has landed) and looks again; if the task is still not there,
         or the look-up itself fails, CreateAmbiguous is raised and nothing is created twice.
         DuplicateTasks if the name is already on more than one task; Interrupted if the caller's
-        stop cuts the wait short (the task may exist: look it up by name before creating again)."""
+        stop cuts the wait short (the task may exist: look it up by name before creating again).
+        Tasks whose id is in ``ignore`` (earlier attempts' tasks, known to have posted nothing)
+        are not looked at."""
         if look_first:
-            found = self.find_task_by_name(post.name)
+            found = self.find_task_by_name(post.name, ignore=ignore)
             if found is not None:
                 return TaskRef(found.id, post.name, found_by_lookup=True)
         try:
@@ -131,7 +138,7 @@ class TaskMethods:
             log.warning("%s; looking the task up by name", ambiguous)
             try:
                 self.sleep(self.settings.read_timeout_s if settle_s is None else settle_s)
-                found = self.find_task_by_name(post.name)
+                found = self.find_task_by_name(post.name, ignore=ignore)
             except (DuplicateTasks, Interrupted):
                 raise  # a stop during the wait: recovery looks the task up (this create is the context)
             except GeeLarkError as exc:
@@ -202,13 +209,15 @@ class TaskMethods:
                 return
             last_id = page.last_id
 
-    def find_tasks_by_name(self, name: str) -> tuple[Task, ...]:
-        """Every task of the last 7 days whose name is exactly ``name`` (all pages searched)."""
-        return tuple(t for t in self.iter_task_history() if t.name == name)
+    def find_tasks_by_name(self, name: str, *, ignore: Collection[str] = ()) -> tuple[Task, ...]:
+        """Every task of the last 7 days whose name is exactly ``name`` (all pages searched),
+        but those whose id is in ``ignore``."""
+        return tuple(t for t in self.iter_task_history() if t.name == name and t.id not in ignore)
 
-    def find_task_by_name(self, name: str) -> Task | None:
-        """The one task named ``name``, None if there is none; DuplicateTasks if several."""
-        found = self.find_tasks_by_name(name)
+    def find_task_by_name(self, name: str, *, ignore: Collection[str] = ()) -> Task | None:
+        """The one task named ``name`` (not in ``ignore``), None if there is none; DuplicateTasks
+        if several."""
+        found = self.find_tasks_by_name(name, ignore=ignore)
         if len(found) > 1:
             raise DuplicateTasks(name, tuple(t.id for t in found))
         return found[0] if found else None

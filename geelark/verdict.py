@@ -164,6 +164,27 @@ def judge_task(task: Task, logs: Sequence[str] = (), *, allow_empty_logs: bool =
     return TaskVerdict(TaskOutcome.PENDING, task, None, f"task {task.status.name.lower()}")
 
 
+def may_have_posted(task: Task) -> bool:
+    """True unless ``task`` ended in a way that published nothing: failed with a code that says
+    so (account, infrastructure, run-stopping), or cancelled before it ran. A task that has not
+    ended yet may still post."""
+    if not task.status.is_final or task.status is TaskStatus.COMPLETED:
+        return True
+    if task.status is TaskStatus.CANCELLED:
+        return task.cost_s > 0
+    return classify_fail_code(task.fail_code) is TaskOutcome.REVIEW
+
+
+def deciding_task(tasks: Sequence[Task]) -> Task | None:
+    """Of every task made for one job (one name), the one that decides it: one that has not ended,
+    else the newest that may have posted, else the newest (None for no task)."""
+    newest_first = sorted(tasks, key=lambda t: (t.schedule_at, t.id), reverse=True)
+    running = [t for t in newest_first if not t.status.is_final]
+    posting = [t for t in newest_first if may_have_posted(t)]
+    ordered = running or posting or newest_first
+    return ordered[0] if ordered else None
+
+
 def classify_create_error(exc: GeeLarkError) -> TaskOutcome:
     """The outcome for an error of ``/task/add`` or ``/rpa/task/...``. Look the task up first
     after an ambiguous create (CreateAmbiguous): if it reaches here anyway it is REVIEW."""

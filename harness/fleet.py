@@ -52,12 +52,15 @@ class FleetConfig:
     infra_cooldown_s: float = 0.5
     keep_phone_between_jobs: bool = True
     flow_file: Path | None = None
+    executor: str = ""  # [accounts] executor: the default for accounts the accounts list leaves empty
+    job_timeout_s: float = 900.0
     extra: str = ""
 
     def toml(self) -> str:
         keep = "true" if self.keep_phone_between_jobs else "false"
         flow = f'flow_file = "{self.flow_file.as_posix()}"' if self.flow_file else ""
-        return f"""[orchestrator]
+        accounts = f'[accounts]\nexecutor = "{self.executor}"\n' if self.executor else ""
+        return f"""{accounts}[orchestrator]
 workers = {self.workers}
 grace_period_s = {self.grace_period_s}
 restart_backoff_s = {self.restart_backoff_s}
@@ -83,6 +86,7 @@ time_scale = {self.time_scale}
 appium_port_base = {self.port_base}
 system_port_base = {self.port_base + 200}
 keep_phone_between_jobs = {keep}
+job_timeout_s = {self.job_timeout_s}
 {flow}
 {self.extra}"""
 
@@ -134,7 +138,14 @@ class Simulator:
 
 
 def start_simulator(
-    folder: Path, phones: Sequence[str], faults: str, time_scale: float, seed: int = 0, boot_s: float = 30.0
+    folder: Path,
+    phones: Sequence[str],
+    faults: str,
+    time_scale: float,
+    seed: int = 0,
+    boot_s: float = 30.0,
+    task_time_s: float = 120.0,
+    task_credits: int = 10_000,
 ) -> Simulator:
     ready = folder / "sim.ready.json"
     ready.unlink(missing_ok=True)
@@ -144,7 +155,8 @@ def start_simulator(
                 sys.executable, "-m", "geelark.simulator", "--port", "0", "--ready-file", str(ready),
                 "--phones", ",".join(phones), "--app-id", "sim-app-id", "--api-key", "sim-api-key",
                 "--faults", faults, "--time-scale", str(time_scale), "--seed", str(seed),
-                "--boot-time", str(boot_s), "--rate-limit", "100000",
+                "--boot-time", str(boot_s), "--rate-limit", "100000", "--task-time", str(task_time_s),
+                "--task-credits", str(task_credits),
             ],
             env=child_env(),
             stdin=subprocess.DEVNULL,
@@ -211,6 +223,21 @@ class Fleet:
             new.append(NewJob(f"job{n:04d}", account, str(video), f"caption {n}, with a comma"))
         self.store().seed(new)
         self.job_ids = tuple(j.job_id for j in new)
+
+    def write_accounts(self, apps: dict[str, tuple[str, str]]) -> None:
+        """`accounts.csv`: account -> (app, executor); an empty string leaves the cell to the defaults."""
+        lines = ["account,app,executor", *(f"{a},{app},{ex}" for a, (app, ex) in apps.items())]
+        (self.path / "accounts.csv").write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+
+    def mixed_accounts(self, every: int = 2) -> dict[str, tuple[str, str]]:
+        """Every `every`-th account posts through GeeLark's tasks, the others through Appium; apps
+        alternate TikTok / Instagram within each executor. Written to `accounts.csv`; returned."""
+        apps = {}
+        for n, account in enumerate(self.accounts):
+            executor = "geelark_task" if n % every == 0 else "appium"
+            apps[account] = ("tiktok" if (n // every) % 2 == 0 else "instagram", executor)
+        self.write_accounts(apps)
+        return apps
 
     def configure(self, config: FleetConfig) -> None:
         (self.path / "parallel-orchestrator.toml").write_text(config.toml(), encoding="utf-8")

@@ -28,6 +28,7 @@ from jobqueue.model import (
     OutcomeKind,
     QueueSnapshot,
     SeedResult,
+    Settlement,
 )
 from jobqueue.policy import BackoffPolicy, QueuePolicy
 from jobqueue.store import JobStore, MemoryJobStore
@@ -55,6 +56,7 @@ __all__ = [
     "QueuePolicy",
     "QueueSnapshot",
     "SeedResult",
+    "Settlement",
     "UnknownJob",
     "backoff_ceiling_s",
     "day_bounds",

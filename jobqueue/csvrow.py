@@ -34,8 +34,11 @@ SEED_COLUMNS = (
     "job_id", "account", "video_path", "caption", "status", "worker_id", "claimed_at",
     "completed_at", "error", "attempts", "max_attempts", "retry_at", "error_type",
 )  # fmt: skip
-STORE_COLUMNS = ("claim_token", "worker_pid", "checkpoint_at", "infra_attempts")
-TEXT_COLUMNS = ("job_id", "account", "video_path", "caption", "error", "error_type", "claim_token")
+STORE_COLUMNS = ("claim_token", "worker_pid", "checkpoint_at", "infra_attempts", "external_id", "post_url")
+TEXT_COLUMNS = (
+    "job_id", "account", "video_path", "caption", "error", "error_type", "claim_token",
+    "external_id", "post_url",
+)  # fmt: skip
 TIME_COLUMNS = ("claimed_at", "completed_at", "retry_at", "checkpoint_at")
 INT_COLUMNS = ("worker_id", "attempts", "max_attempts", "worker_pid", "infra_attempts")
 # The original tool's statuses: "skipped" rows were set aside by hand (terminal, requeue-able),
@@ -198,7 +201,7 @@ class RowDecoder:
             raise RowError("", f"{len(cells)} cells but the header has {self.file_width} columns")
         if len(cells) < self.width:
             cells = [*cells, *[""] * (self.width - len(cells))]
-        job_id, account, video_path, caption, error, error_type, claim_token = [
+        job_id, account, video_path, caption, error, error_type, claim_token, external_id, post_url = [
             cell[1:] if cell[:1] == "'" else cell for cell in self.texts(cells)
         ]
         if not job_id.strip():
@@ -226,6 +229,8 @@ class RowDecoder:
             worker_pid=worker_pids[worker_pid],
             checkpoint_at=_parse_time("checkpoint_at", checkpoint_at, tz) if checkpoint_at else None,
             infra_attempts=infra_counts[infra_attempts] or 0,
+            external_id=external_id,
+            post_url=post_url,
         )
         extras = self.extra_positions
         return job, tuple([cells[i] for i in extras]) if extras else ()

@@ -30,7 +30,17 @@ from jobqueue.edits import add_edits
 from jobqueue.errors import CorruptProgressFile, LockTimeout
 from jobqueue.fileio import REPLACE_RETRY_DELAYS_S, atomic_write, read_bytes, remove_stale_temps
 from jobqueue.journal import Journal, account_entries, edit_entry, job_entry, journal_path, seed_entry
-from jobqueue.model import AccountsState, Claim, Job, JobStatus, NewJob, Outcome, QueueSnapshot, SeedResult
+from jobqueue.model import (
+    AccountsState,
+    Claim,
+    Job,
+    JobStatus,
+    NewJob,
+    Outcome,
+    QueueSnapshot,
+    SeedResult,
+    Settlement,
+)
 from jobqueue.policy import QueuePolicy
 from jobqueue.reconcile import reconcile
 from jobqueue.seal import Seal, changed_outside, read_seal, record_seal, reference_version
@@ -290,9 +300,28 @@ class CsvJobStore:
         """Claim the next job under the claim rule (``jobqueue.claim``), or None."""
         return self._operate("claim", lambda t: t.claim_next(worker_id, worker_pid, now, prefer_account))
 
-    def checkpoint(self, claim: Claim, now: datetime) -> None:
-        """Record that the claim reached the irreversible step; LostClaim if the claim is gone."""
-        self._operate("checkpoint", lambda t: t.checkpoint(claim, now))
+    def checkpoint(self, claim: Claim, now: datetime, external_id: str = "") -> None:
+        """Record that the claim reached the irreversible step (``external_id``: what it will make,
+        when that has a name); LostClaim if the claim is gone."""
+        self._operate("checkpoint", lambda t: t.checkpoint(claim, now, external_id))
+
+    def attach_external_id(self, claim: Claim, external_id: str, now: datetime) -> Job:
+        """Store the id of what the claim's irreversible step made; LostClaim if the claim is gone."""
+        return self._operate("attach_external_id", lambda t: t.attach_external_id(claim, external_id))
+
+    def withdraw_checkpoint(self, claim: Claim, now: datetime) -> Job:
+        """The executor knows nothing was published: the claim is as before its checkpoint."""
+        return self._operate("withdraw_checkpoint", lambda t: t.withdraw_checkpoint(claim))
+
+    def settle_review(
+        self, job_id: str, settlement: Settlement, now: datetime, *, expect_external_id: str
+    ) -> Job | None:
+        """Settle a review job from its executor's final word (``Settlement``); None if the job is
+        no longer in review with ``expect_external_id`` (nothing changed). UnknownJob if absent."""
+        return self._operate(
+            "settle_review",
+            lambda t: t.settle_review(job_id, settlement, now, expect_external_id=expect_external_id),
+        )
 
     def record(self, claim: Claim, outcome: Outcome, now: datetime) -> Job:
         """Apply an attempt's outcome to the claimed job; LostClaim if the claim is gone."""

@@ -40,6 +40,7 @@ class Outcome:
     kind: OutcomeKind
     error_type: str = ""
     message: str = ""
+    post_url: str = ""  # a SUCCESS's link to the post, when the executor learns one (GeeLark's shareLink)
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,8 @@ class Job:
     ``attempts`` counts attempts that were the job's fault; ``infra_attempts`` counts
     INFRASTRUCTURE outcomes (bounded by the policy's infra budget). ``claim_token``,
     ``worker_pid`` and ``checkpoint_at`` describe the current claim and are store-only columns.
+    ``external_id`` names what the irreversible step made outside (a GeeLark task: its name until
+    its id is known, then the id); ``post_url`` is the published post's link when known.
     """
 
     job_id: str
@@ -69,6 +72,8 @@ class Job:
     checkpoint_at: datetime | None = None
     infra_attempts: int = 0
     not_before: datetime | None = None  # the plan's earliest time (posting-scheduler spreads posts)
+    external_id: str = ""
+    post_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,27 @@ class Claim:
     job: Job
     token: str
     worker_id: int
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """What an executor's final word means for a job in review (``JobStore.settle_review``).
+
+    ``posted`` False: the executor says nothing was published, so the job is judged as if its
+    checkpoint had never been reached: ``outcome`` applies as to any attempt, or, when None, the
+    job is given back like a stopped claim (no attempt used; ``reason`` is its error text).
+    ``posted`` True: the post may exist; a SUCCESS ends the review, anything else keeps the job in
+    review with the new reason. ``external_id`` replaces the job's (a task id learned by name).
+    """
+
+    outcome: Outcome | None
+    posted: bool
+    external_id: str = ""
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        if self.outcome is None and self.posted:
+            raise ValueError("a settlement that may have posted needs an outcome")
 
 
 @dataclass(frozen=True)

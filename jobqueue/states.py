@@ -3,7 +3,11 @@
 pending|retrying -> claimed -> success|retrying|failed (``apply_outcome``; any failure recorded after
 the publish checkpoint -> review, because the post may exist),
 claimed -> pending|retrying|review (``release_job``, ``orphan_job``),
-failed|review -> pending (``requeue_job``).
+failed|review -> pending (``requeue_job``),
+review -> success|retrying|failed|pending|review (``settle_review_job``: an executor's final word on a
+post the queue could not judge, e.g. a GeeLark task whose worker died).
+A claim's checkpoint is withdrawn (``withdraw_checkpoint_job``) only when the executor knows nothing
+was published (GeeLark refused the task, or it failed before posting).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from datetime import datetime
 
 from jobqueue.backoff import retry_delay
 from jobqueue.errors import IllegalTransition
-from jobqueue.model import ERROR_TEXT_LIMIT, Job, JobStatus, Outcome, OutcomeKind
+from jobqueue.model import ERROR_TEXT_LIMIT, Job, JobStatus, Outcome, OutcomeKind, Settlement
 from jobqueue.policy import QueuePolicy
 
 INFRA_BUDGET_EXHAUSTED = "infra_budget_exhausted"
@@ -56,10 +60,23 @@ def claim_job(job: Job, worker_id: int, worker_pid: int, *, token: str, now: dat
     )
 
 
-def checkpoint_job(job: Job, now: datetime) -> Job:
-    """Mark that the worker is about to do the irreversible step (the publish tap)."""
+def checkpoint_job(job: Job, now: datetime, external_id: str = "") -> Job:
+    """Mark that the worker is about to do the irreversible step (the publish tap, a task's
+    create); ``external_id`` names what that step will make, when it has a name."""
     _require(job, JobStatus.CLAIMED, JobStatus.CLAIMED)
-    return replace(job, checkpoint_at=now)
+    return replace(job, checkpoint_at=now, external_id=external_id or job.external_id)
+
+
+def attach_external_id(job: Job, external_id: str) -> Job:
+    """The claimed job with the id of what its irreversible step made (a GeeLark task id)."""
+    _require(job, JobStatus.CLAIMED, JobStatus.CLAIMED)
+    return replace(job, external_id=external_id)
+
+
+def withdraw_checkpoint_job(job: Job) -> Job:
+    """The claimed job as before its checkpoint: the executor knows nothing was published."""
+    _require(job, JobStatus.CLAIMED, JobStatus.CLAIMED)
+    return replace(job, checkpoint_at=None)
 
 
 def _failed(job: Job, now: datetime, outcome: Outcome, error_type: str | None = None) -> Job:
@@ -97,7 +114,13 @@ def apply_outcome(
     kind = outcome.kind
     if kind is OutcomeKind.SUCCESS:
         return _unclaimed(
-            job, status=JobStatus.SUCCESS, completed_at=now, retry_at=None, error="", error_type=""
+            job,
+            status=JobStatus.SUCCESS,
+            completed_at=now,
+            retry_at=None,
+            error="",
+            error_type="",
+            post_url=outcome.post_url or job.post_url,
         )
     if job.checkpoint_at is not None:
         return _unclaimed(
@@ -141,8 +164,26 @@ def orphan_job(job: Job, now: datetime) -> Job:
     return _unclaimed(job, status=JobStatus.RETRYING, retry_at=now, error=who, error_type=ORPHANED)
 
 
+def settle_review_job(
+    job: Job, settlement: Settlement, *, now: datetime, policy: QueuePolicy, rng: random.Random
+) -> Job:
+    """review -> what the executor's final word means (see ``Settlement``): judged as an attempt
+    past its checkpoint when the post may exist, as one before it when nothing was published."""
+    _require(job, JobStatus.REVIEW, JobStatus.SUCCESS)
+    held = replace(
+        job,
+        status=JobStatus.CLAIMED,
+        checkpoint_at=(job.checkpoint_at or job.completed_at or now) if settlement.posted else None,
+        external_id=settlement.external_id or job.external_id,
+    )
+    if settlement.outcome is None:
+        return release_job(held, now, settlement.reason or "released: nothing was published")
+    return apply_outcome(held, settlement.outcome, now=now, policy=policy, rng=rng)
+
+
 def requeue_job(job: Job) -> Job:
-    """Operator command: failed|review -> pending with fresh attempt counters."""
+    """Operator command: failed|review -> pending with fresh attempt counters (and no external id:
+    the operator asks for a new post, so an earlier task is history)."""
     _require(job, REQUEUEABLE, JobStatus.PENDING)
     return _unclaimed(
         job,
@@ -155,6 +196,8 @@ def requeue_job(job: Job) -> Job:
         error_type="",
         attempts=0,
         infra_attempts=0,
+        external_id="",
+        post_url="",
     )
 
 

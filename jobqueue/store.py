@@ -8,7 +8,17 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from jobqueue.model import AccountsState, Claim, Job, JobStatus, NewJob, Outcome, QueueSnapshot, SeedResult
+from jobqueue.model import (
+    AccountsState,
+    Claim,
+    Job,
+    JobStatus,
+    NewJob,
+    Outcome,
+    QueueSnapshot,
+    SeedResult,
+    Settlement,
+)
 from jobqueue.policy import QueuePolicy
 from jobqueue.table import JobTable
 
@@ -29,7 +39,15 @@ class JobStore(Protocol):
         self, worker_id: int, worker_pid: int, now: datetime, prefer_account: str | None = None
     ) -> Claim | None: ...
 
-    def checkpoint(self, claim: Claim, now: datetime) -> None: ...
+    def checkpoint(self, claim: Claim, now: datetime, external_id: str = "") -> None: ...
+
+    def attach_external_id(self, claim: Claim, external_id: str, now: datetime) -> Job: ...
+
+    def withdraw_checkpoint(self, claim: Claim, now: datetime) -> Job: ...
+
+    def settle_review(
+        self, job_id: str, settlement: Settlement, now: datetime, *, expect_external_id: str
+    ) -> Job | None: ...
 
     def record(self, claim: Claim, outcome: Outcome, now: datetime) -> Job: ...
 
@@ -74,10 +92,29 @@ class MemoryJobStore:
         with self._lock:
             return self._table.claim_next(worker_id, worker_pid, now, prefer_account)
 
-    def checkpoint(self, claim: Claim, now: datetime) -> None:
-        """Record that the claim reached the irreversible step; LostClaim if the claim is gone."""
+    def checkpoint(self, claim: Claim, now: datetime, external_id: str = "") -> None:
+        """Record that the claim reached the irreversible step (``external_id``: what it will make,
+        when that has a name); LostClaim if the claim is gone."""
         with self._lock:
-            self._table.checkpoint(claim, now)
+            self._table.checkpoint(claim, now, external_id)
+
+    def attach_external_id(self, claim: Claim, external_id: str, now: datetime) -> Job:
+        """Store the id of what the claim's irreversible step made; LostClaim if the claim is gone."""
+        with self._lock:
+            return self._table.attach_external_id(claim, external_id)
+
+    def withdraw_checkpoint(self, claim: Claim, now: datetime) -> Job:
+        """The executor knows nothing was published: the claim is as before its checkpoint."""
+        with self._lock:
+            return self._table.withdraw_checkpoint(claim)
+
+    def settle_review(
+        self, job_id: str, settlement: Settlement, now: datetime, *, expect_external_id: str
+    ) -> Job | None:
+        """Settle a review job from its executor's final word (``Settlement``); None if the job is
+        no longer in review with ``expect_external_id`` (nothing changed). UnknownJob if absent."""
+        with self._lock:
+            return self._table.settle_review(job_id, settlement, now, expect_external_id=expect_external_id)
 
     def record(self, claim: Claim, outcome: Outcome, now: datetime) -> Job:
         """Apply an attempt's outcome to the claimed job; LostClaim if the claim is gone."""

@@ -19,7 +19,7 @@ from jobqueue.claimindex import ClaimIndex
 from jobqueue.csvrow import MAX_CELL_CHARS
 from jobqueue.daily import ensure_aware
 from jobqueue.errors import LostClaim, UnknownJob
-from jobqueue.model import AccountsState, Claim, Job, JobStatus, NewJob, Outcome, SeedResult
+from jobqueue.model import AccountsState, Claim, Job, JobStatus, NewJob, Outcome, SeedResult, Settlement
 from jobqueue.policy import QueuePolicy
 
 IsAlive = Callable[[int, int], bool]
@@ -90,9 +90,44 @@ class JobTable:
         )
         return Claim(claimed, token, worker_id)
 
-    def checkpoint(self, claim: Claim, now: datetime) -> None:
+    def checkpoint(self, claim: Claim, now: datetime, external_id: str = "") -> None:
         position = self._held(claim)
-        self._put(position, states.checkpoint_job(self.jobs[position], ensure_aware(now)))
+        self._put(position, states.checkpoint_job(self.jobs[position], ensure_aware(now), external_id))
+
+    def attach_external_id(self, claim: Claim, external_id: str) -> Job:
+        position = self._held(claim)
+        return self._put(position, states.attach_external_id(self.jobs[position], external_id))
+
+    def withdraw_checkpoint(self, claim: Claim) -> Job:
+        position = self._held(claim)
+        return self._put(position, states.withdraw_checkpoint_job(self.jobs[position]))
+
+    def settle_review(
+        self, job_id: str, settlement: Settlement, now: datetime, *, expect_external_id: str
+    ) -> Job | None:
+        position = self.index.get(job_id)
+        if position is None:
+            raise UnknownJob([job_id])
+        job = self.jobs[position]
+        if job.status is not JobStatus.REVIEW or job.external_id != expect_external_id:
+            return None  # no longer the review the caller judged (requeued, settled meanwhile)
+        now = ensure_aware(now)
+        done = self._put(
+            position,
+            states.settle_review_job(job, settlement, now=now, policy=self.policy, rng=self.rng),
+        )
+        if settlement.outcome is not None:
+            self._set_accounts(
+                account_rules.after_outcome(
+                    self.accounts,
+                    job.account,
+                    job.job_id,
+                    outcome=settlement.outcome,
+                    now=now,
+                    policy=self.policy,
+                )
+            )
+        return done
 
     def record(self, claim: Claim, outcome: Outcome, now: datetime) -> Job:
         now = ensure_aware(now)

@@ -30,6 +30,7 @@ from worker.contract import (
     account_defaults,
     fleet_plan,
     flow_files,
+    load_accounts,
 )
 
 DEFAULT_CONFIG_NAME = "parallel-orchestrator.toml"
@@ -95,12 +96,23 @@ class PortRow:
 
 
 @dataclass(frozen=True)
+class AccountRow:
+    """One account of the accounts list as the run uses it (empty cells filled from `[accounts]`)."""
+
+    account: str
+    app: str
+    executor: str
+
+
+@dataclass(frozen=True)
 class ConfigView:
     config_file: str | None
     ports: tuple[PortRow, ...]
     entries: tuple[ConfigEntry, ...]
     secrets: dict[str, str]  # env var -> "set (***)" / "not set"
     flows: dict[str, str] = field(default_factory=dict)  # app -> the flow file its accounts post with
+    accounts_file: str = ""
+    accounts: tuple[AccountRow, ...] = ()
 
 
 def mask(value: str) -> str:
@@ -139,10 +151,13 @@ def config_view(loaded: LoadedSettings, env: Mapping[str, str]) -> ConfigView:
         for section, table in settings_to_dict(settings).items()
         for key, value in table.items()
     )
+    roster = load_accounts(settings)
     return ConfigView(
         config_file=str(loaded.config_file) if loaded.config_file else None,
         ports=ports,
         entries=entries,
         secrets={name: mask(env.get(name, "")) for name in SECRET_ENV},
         flows={app: str(path) for app, path in flow_files(settings).items()},
+        accounts_file=str(roster.source or settings.paths.accounts_file),
+        accounts=tuple(AccountRow(e.name, e.app, e.executor) for e in roster.entries),
     )

@@ -17,6 +17,7 @@ class ExitCode(IntEnum):
     QUEUE_ERROR = 6  # the progress file or scheduler state is corrupt, busy (open in Excel?) or locked
     START_FAILED = 7  # the run could not start (e.g. the GeeLark simulator did not come up)
     DISK_FULL = 8  # the disk ran (nearly) full: the run stopped everything it started; free space, run again
+    GEELARK_REFUSED = 9  # GeeLark refused new work (balance 29997, task credits 41000): top up, run again
     INTERNAL_ERROR = 70  # a bug: the traceback is printed and logged (please report it)
     INTERRUPTED = 130  # stopped by Ctrl+C / --stop-all before the work was done (128 + SIGINT)
 
@@ -33,6 +34,7 @@ EXIT_CODE_HELP = "\n".join(
         "  6   the progress file or scheduler state is corrupt, busy or locked",
         "  7   the run could not start (e.g. the simulator did not come up)",
         "  8   the disk is (nearly) full: everything was stopped; free space and run again",
+        "  9   GeeLark refused new work (balance or task credits ran out): top up and run again",
         "  70  internal error (a bug; the traceback is printed)",
         "  130 interrupted (Ctrl+C or --stop-all)",
     ]

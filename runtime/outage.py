@@ -1,4 +1,6 @@
-"""The run's record that GeeLark itself is unreachable (`.orchestrator/geelark-down.json`).
+"""Run-level records every worker reads before it claims: GeeLark itself is unreachable
+(`.orchestrator/geelark-down.json`, `OutageRecord`), or GeeLark refused new work for money
+(`.orchestrator/claiming-stopped.json`, `ClaimingStopped`).
 
 A worker whose job fails because GeeLark does not answer (connection refused or dropped, time-outs,
 5xx after the client's own retries, the circuit breaker open) gives its claim back without using an
@@ -28,8 +30,10 @@ class Outage:
 class OutageRecord:
     """Read, report and clear the outage of one run (safe from several processes at once)."""
 
+    FILE = "geelark-down.json"
+
     def __init__(self, run_dir: RunDir) -> None:
-        self.path: Path = run_dir.root / "geelark-down.json"
+        self.path: Path = run_dir.root / self.FILE
 
     def current(self) -> Outage | None:
         """The outage in force, or None (also for a record that cannot be read)."""
@@ -55,3 +59,12 @@ class OutageRecord:
     def clear(self) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
+
+
+class ClaimingStopped(OutageRecord):
+    """GeeLark refused work for the whole account: balance too low (29997) or no task credits left
+    (41000). No worker claims while it is recorded (one message for the run, not one failure per
+    job); the orchestrator says so and ends the run, the next `--run` clears it. Same file format
+    and methods as the outage record."""
+
+    FILE = "claiming-stopped.json"

@@ -31,9 +31,9 @@ from worker.contract import PortPlanError, WorkerExit
 from worker.errors import AppiumServerError, FlowFileError
 from worker.flow import FlowBook
 from worker.heartbeat import HeartbeatThread, StopControl, WorkerStatus
-from worker.job import Rig
 from worker.loop import WorkerLoop
 from worker.phone import PhoneManager, PhoneTimeouts
+from worker.rig import Rig
 
 log = logging.getLogger("worker")
 

@@ -182,6 +182,8 @@ def _classify_worker_error(exc: we.WorkerError) -> tuple[OutcomeKind, str]:
 
 
 def _classify_geelark(exc: ge.GeeLarkError) -> tuple[OutcomeKind, str]:
+    if isinstance(exc, ge.InvalidPost | ge.UnsupportedFile):
+        return PERMANENT, "invalid_post"  # the job's own video or caption breaks GeeLark's limits
     if isinstance(exc, ge.PhoneNotFound | ge.NotFound):
         return ACCOUNT, "phone_not_found"
     if isinstance(exc, ge.ItemFailed):

@@ -15,12 +15,19 @@ from pathlib import Path
 
 from geelark.settings import GeeLarkSettings
 from jobqueue import QueuePolicy
-from jobqueue.roster import Roster
+from jobqueue.roster import AccountEntry, Roster
 from runtime.clock import RunClock
 from runtime.platform import ProcessRef
 from runtime.settings import Settings
 from runtime.state import RunDir
-from worker.contract import PortBases, WorkerPorts, load_accounts, port_plan, queue_policy
+from worker.contract import (
+    PortBases,
+    WorkerPorts,
+    account_entry,
+    load_accounts,
+    port_plan,
+    queue_policy,
+)
 
 REAL_POLL_S = 2.0
 MIN_POLL_S = 0.05
@@ -40,10 +47,14 @@ class WorkerConfig:
     poll_s: float  # GeeLark status/ADB/upload polling interval
     time_scale: float  # simulated seconds -> real seconds (1.0 for real phones)
     clock: RunClock  # queue time: real, or a dry run's simulated clock
-    roster: Roster  # the accounts list: each account's app (and executor)
+    roster: Roster  # the accounts list: each account's app and executor
+
+    def account(self, name: str) -> AccountEntry:
+        """The account's app and executor (its row of the accounts list, else the defaults)."""
+        return account_entry(self.settings, self.roster, name)
 
     def app_of(self, account: str) -> str:
-        return self.roster.app_of(account, self.settings.accounts.app)
+        return self.account(account).app
 
     def now(self) -> datetime:
         """The queue's "now" (claims, records, the phones ledger)."""
@@ -102,9 +113,9 @@ def build_config(
         settings=settings,
         geelark=geelark,
         policy=queue_policy(settings, roster),
-        roster=roster,
         parent=parent,
         poll_s=max(MIN_POLL_S, REAL_POLL_S * scale),
         time_scale=scale,
         clock=RunClock(settings.paths.runtime_dir),
+        roster=roster,
     )

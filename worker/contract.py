@@ -8,6 +8,9 @@ the orchestrator imports).
   mjpegServerPort and chromedriverPort per session). Tests shift the whole plan with `offset`.
 - **The queue policy** a worker builds from the run's settings and the operator's accounts list,
   the one the orchestrator judges the queue with.
+- **Executors**: which one posts an account's jobs, and what the end of a GeeLark publishing task
+  means for its job (``task_settlement``): the worker applies it to its claim, the orchestrator to a
+  job left in review (a worker died while its task ran), so both settle a task the same way.
 
 Nothing here touches a socket or a process; the one file read is the accounts list
 (`load_accounts`); probing ports is `runtime.ports`.
@@ -21,9 +24,10 @@ from enum import IntEnum
 from pathlib import Path
 from types import MappingProxyType
 
-from jobqueue import BackoffPolicy, QueuePolicy
+from jobqueue import BackoffPolicy, Outcome, OutcomeKind, QueuePolicy, Settlement
 from jobqueue.posting import AccountRules, PostingWindow, parse_spacing
-from jobqueue.roster import AccountDefaults, Roster, load_roster
+from jobqueue.roster import AccountDefaults, AccountEntry, Roster, load_roster
+from jobqueue.states import ORPHANED_AFTER_CHECKPOINT, RELEASED_AFTER_CHECKPOINT
 from runtime.settings import ConfigError, Settings
 
 
@@ -213,3 +217,58 @@ def flow_files(settings: Settings) -> dict[str, Path]:
     """Each app's flow file for this configuration: `[worker] flow_file` for all when set."""
     override = settings.worker.flow_file
     return {app: override or FLOWS_DIR / name for app, name in APP_FLOWS.items() if app != "example"}
+
+
+# -- executors -------------------------------------------------------------------------------
+
+APPIUM = "appium"
+GEELARK_TASK = "geelark_task"
+# A review job with an external id and one of these error types waits for its task's final word:
+# the orchestrator settles it from GeeLark (the others are verdicts a person must look at).
+TASK_CREATE_AMBIGUOUS = "task_create_ambiguous"  # the create may have reached GeeLark: look it up
+TASK_UNSETTLED = "task_unsettled"  # the task had not ended when the worker had to let go of it
+TASK_NOT_FOUND = "task_not_found"  # looked up by name and never found: a person decides
+AWAITING_TASK = frozenset(
+    {ORPHANED_AFTER_CHECKPOINT, RELEASED_AFTER_CHECKPOINT, TASK_CREATE_AMBIGUOUS, TASK_UNSETTLED}
+)
+# geelark.verdict.TaskOutcome values -> (outcome kind, may the post exist?). RETRYABLE with a post
+# that may exist ends in review (the checkpoint stays); RETRYABLE is chosen so that an unsure task
+# counts neither as an account problem nor towards an infrastructure cooldown.
+_TASK_OUTCOMES = {
+    "success": (OutcomeKind.SUCCESS, True),
+    "account": (OutcomeKind.ACCOUNT, False),
+    "infrastructure": (OutcomeKind.INFRASTRUCTURE, False),
+    "invalid_job": (OutcomeKind.PERMANENT, False),
+    "review": (OutcomeKind.RETRYABLE, True),
+}
+
+
+def account_entry(settings: Settings, roster: Roster, account: str) -> AccountEntry:
+    """The account's row of the accounts list, or the `[accounts]` defaults for an account not in it."""
+    found = roster.get(account)
+    if found is not None:
+        return found
+    defaults = account_defaults(settings)
+    return AccountEntry(account, defaults.app, defaults.executor, defaults.rules)
+
+
+def task_settlement(
+    verdict: str, *, code: int | None, reason: str, ran: bool, post_url: str = "", error_type: str = ""
+) -> Settlement:
+    """What the end of a job's GeeLark task means for the job. `verdict` is a
+    `geelark.verdict.TaskOutcome` value; `ran`: the task ran before it ended (a cancelled task that
+    ran may have posted). `run_stopping` gives the job back without an attempt (the caller stops the
+    run's claiming); `pending` is no end and raises ValueError."""
+    kind = error_type or (f"task_{code}" if code else f"task_{verdict}")
+    if verdict == "run_stopping":
+        return Settlement(None, posted=False, reason=reason)
+    if verdict == "cancelled":
+        return Settlement(Outcome(OutcomeKind.RETRYABLE, "task_cancelled", reason), posted=ran)
+    if verdict not in _TASK_OUTCOMES:
+        raise ValueError(f"a task that is {verdict!r} has not ended")
+    outcome_kind, posted = _TASK_OUTCOMES[verdict]
+    if outcome_kind is OutcomeKind.SUCCESS:
+        return Settlement(Outcome(OutcomeKind.SUCCESS, post_url=post_url), posted=True)
+    if verdict == "review" and not code and not error_type:
+        kind = "task_unverified"  # "completed" with a failed publishing step in its log, or no log
+    return Settlement(Outcome(outcome_kind, kind, reason), posted=posted)

@@ -15,7 +15,9 @@
         └── JobTimeout               the job overran its per-job deadline
 
 StopRequested is not an error: it unwinds a job at a safe point so the claim can be released.
-ForcedStop (a second signal) unwinds at once, wherever the job is.
+ForcedStop (a second signal) unwinds at once, wherever the job is. GiveBack (the claim goes back
+without an attempt, e.g. a GeeLark task cancelled before it started) and ClaimingRefused (GeeLark
+refused new work for the whole account: the run stops claiming) are not errors either.
 """
 
 from __future__ import annotations
@@ -105,6 +107,19 @@ class JobTimeout(InfrastructureError):
 
 class StopRequested(Exception):
     """A stop was requested; raised at a safe point to abandon the job and release its claim."""
+
+
+class GiveBack(Exception):
+    """The claim goes back to the queue without an attempt; `reason` is the job's error text."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ClaimingRefused(GiveBack):
+    """GeeLark refused new work for the whole account (balance 29997, task credits 41000): the job
+    goes back and the run stops claiming."""
 
 
 class ForcedStop(BaseException):

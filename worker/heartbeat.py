@@ -100,6 +100,16 @@ class StopControl:
         finally:
             self._in_job = False
 
+    @contextmanager
+    def riding_out(self) -> Iterator[None]:
+        """Inside a job, after a stop: GeeLark's waits run their course again (a publishing task
+        that already runs is left to finish, and the worker keeps asking how it ended)."""
+        was, self._in_job = self._in_job, False
+        try:
+            yield
+        finally:
+            self._in_job = was
+
     def should_cut_waits(self) -> bool:
         return self._in_job and self.requested
 

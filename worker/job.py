@@ -1,8 +1,9 @@
-"""One attempt at one claimed job: phone -> server -> video -> session -> flow -> outcome.
+"""One attempt at one claimed job, whichever executor posts it (`worker.executors`).
 
-The attempt never records anything itself; it returns what happened (`AttemptResult`) and the loop
-records it, fenced by the claim token. Failures are classified (worker.classify) and leave evidence
-(screenshot + page source) beside the attempt's own log.
+The attempt never records an outcome itself; it returns what happened (`AttemptResult`) and the loop
+records it, fenced by the claim token. Around the executor it keeps what both executors share: the
+attempt's own log, the stop rules, the checkpoint (and the external id of what the irreversible step
+made), classification of failures (worker.classify) and the evidence a failed attempt leaves.
 """
 
 from __future__ import annotations
@@ -11,67 +12,34 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from selenium.common.exceptions import WebDriverException
 
 from geelark.client import GeeLarkClient
 from geelark.errors import GeeLarkError, Interrupted
-from jobqueue import Claim, JobStore, LostClaim, Outcome, OutcomeKind
+from jobqueue import Claim, LostClaim, Outcome
 from runtime.ports import PortInUse
-from runtime.settings import appium_caps
-from worker.adb import Adb
-from worker.appium_server import ServerProcess
-from worker.classify import classify, cloud_unreachable, describe, session_start_failed
-from worker.config import WorkerConfig
-from worker.device import AppiumDevice
-from worker.errors import JobTimeout, StopRequested
+from worker.classify import classify, cloud_unreachable, describe
+from worker.errors import ClaimingRefused, GiveBack, JobTimeout, StopRequested
 from worker.evidence import AttemptLog
-from worker.flow import FlowBook
-from worker.flow_engine import FlowHooks, FlowRun
-from worker.heartbeat import StopControl, WorkerStatus
-from worker.phone import PhoneHandle, PhoneManager
-from worker.recording import SessionRecorder
-from worker.session import open_session, quit_session, session_options
-from worker.video import (
-    announce_to_gallery,
-    arrived,
-    check_caption,
-    check_video,
-    clear_downloads,
-    goes_by_upload,
-    push_via_adb,
-    remove_from_phone,
-    upload_via_geelark,
-)
+from worker.executors import executor_for
+from worker.rig import Rig
+
+__all__ = ["AttemptResult", "JobAttempt", "Rig", "geelark_answers"]
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class Rig:
-    """Everything a worker holds for its whole life."""
-
-    cfg: WorkerConfig
-    store: JobStore
-    client: GeeLarkClient
-    adb: Adb
-    phones: PhoneManager
-    server: ServerProcess
-    flows: FlowBook
-    status: WorkerStatus
-    stop: StopControl
-
-
 @dataclass(frozen=True)
 class AttemptResult:
-    """How an attempt ended. `outcome` is None when the claim must be released (stop) or was lost."""
+    """How an attempt ended. `outcome` is None when the claim must be released (stop, give-back)
+    or was lost."""
 
     outcome: Outcome | None
     checkpointed: bool = False
     lost_claim: bool = False
     cloud_down: str = ""  # GeeLark did not answer (before the checkpoint): released, the run waits
     evidence: tuple[Path, ...] = ()
+    release_reason: str = ""  # why the claim goes back without an attempt (empty: a stop)
+    claiming_refused: str = ""  # GeeLark refused new work for the account: the run stops claiming
 
 
 def geelark_answers(client: GeeLarkClient) -> bool:
@@ -84,45 +52,50 @@ def geelark_answers(client: GeeLarkClient) -> bool:
 
 
 class JobAttempt:
+    """One attempt; the `AttemptContext` its executor works with."""
+
     def __init__(self, rig: Rig, claim: Claim) -> None:
         self.rig = rig
         self.claim = claim
         self.job = claim.job
         self.deadline = time.monotonic() + rig.cfg.settings.worker.job_timeout_s
-        self.driver: Any = None
         self.checkpointed = False
-        self.flow = rig.flows.for_account(claim.job.account)
-        self.recorder: SessionRecorder | None = None
+        self.alog: AttemptLog | None = None
 
     def run(self) -> AttemptResult:
         job = self.job
         attempt = job.attempts + job.infra_attempts + 1
+        executor = executor_for(self.rig, job)
         with AttemptLog(
             self.rig.cfg.logs_dir, job.job_id, attempt=attempt, tag=f"W{self.rig.cfg.worker_id}"
         ) as alog:
+            self.alog = alog
             log.info(
-                "attempt %s of job %s (account %s, video %s)",
+                "attempt %s of job %s (account %s, video %s, executor %s)",
                 alog.attempt,
                 job.job_id,
                 job.account,
                 Path(job.video_path).name,
-            )
-            self.recorder = SessionRecorder(
-                alog.folder / f"attempt_{alog.attempt}.session.jsonl",
-                account=job.account,
-                job_id=job.job_id,
-                flow=self.flow.name,
+                executor.name,
             )
             try:
                 with self.rig.stop.during_job():
-                    self._post()
-                log.info("posted and confirmed on screen")
-                self.recorder.finish("success")
-                return AttemptResult(Outcome(OutcomeKind.SUCCESS), self.checkpointed)
+                    outcome = executor.post(self)
+                executor.ended(outcome.kind.value, f"{outcome.error_type}: {outcome.message}".strip(": "))
+                return AttemptResult(outcome, self.checkpointed)
             except (StopRequested, Interrupted) as exc:
                 log.info("attempt abandoned at a safe point: %s", exc)
-                self.recorder.finish("released", str(exc))
+                executor.ended("released", str(exc))
                 return AttemptResult(None, self.checkpointed)
+            except ClaimingRefused as exc:
+                log.error("GeeLark refuses new work: %s", exc.reason)
+                return AttemptResult(
+                    None, self.checkpointed, release_reason=exc.reason, claiming_refused=exc.reason
+                )
+            except GiveBack as exc:
+                log.info("claim given back: %s", exc.reason)
+                executor.ended("released", exc.reason)
+                return AttemptResult(None, self.checkpointed, release_reason=exc.reason)
             except PortInUse:
                 raise  # not the job's fault: the worker cannot run at all (exit code PORT_IN_USE)
             except LostClaim:
@@ -138,17 +111,15 @@ class JobAttempt:
                 log.warning(
                     "attempt failed: %s/%s: %s", outcome.kind.value, outcome.error_type, outcome.message
                 )
-                self.recorder.finish(outcome.kind.value, f"{outcome.error_type}: {outcome.message}")
-                evidence = tuple(alog.capture(self.driver)) if self.driver is not None else ()
+                executor.ended(outcome.kind.value, f"{outcome.error_type}: {outcome.message}")
+                evidence = executor.evidence(alog)
                 if evidence:
                     log.info("evidence saved: %s", ", ".join(p.name for p in evidence))
                 return AttemptResult(outcome, self.checkpointed, evidence=evidence)
             finally:
-                self.recorder.close()
-                quit_session(self.driver)
-                self.driver = None
+                executor.close()
 
-    def _step(self, name: str) -> None:
+    def step(self, name: str) -> None:
         self.rig.status.update(step=name)
         log.info("step %s", name)
         if not self.checkpointed and time.monotonic() > self.deadline:
@@ -158,86 +129,15 @@ class JobAttempt:
                 account=self.job.account,
             )
 
-    def _post(self) -> None:
-        rig, job = self.rig, self.job
-        self._step("check_video")
-        video = Path(job.video_path)
-        check_video(video)
-        check_caption(job.caption, rig.cfg.app_of(job.account))
-        rig.stop.check()
-        self._step("phone")
-        rig.server.launch()  # it starts while the phone boots; the server step waits for it
-        phone = rig.phones.acquire(job.account)
-        rig.status.update(phone_id=phone.phone_id)
-        rig.stop.check()
-        self._step("server")
-        rig.status.update(appium=rig.server.ensure_running())
-        self._step("video")
-        device_path = self._transfer(phone, video)
-        try:
-            self._drive(phone, device_path)
-        finally:
-            remove_from_phone(rig.adb, phone, device_path)
-
-    def _drive(self, phone: PhoneHandle, device_path: str) -> None:
-        rig, job = self.rig, self.job
-        rig.stop.check()
-        self._step("session")
-        extra = {"sim:jobTag": job.job_id} if rig.cfg.simulate else appium_caps(rig.cfg.settings)
-        options = session_options(rig.cfg.ports, phone.serial, self.flow, extra_caps=extra)
-        tries = rig.cfg.settings.worker.session_tries
-        for attempt in range(1, tries + 1):
-            try:
-                self.driver = open_session(rig.server.url, options)
-                break
-            except WebDriverException as exc:
-                if attempt == tries or not session_start_failed(exc):
-                    raise
-                log.warning(
-                    "session start %d of %d failed (%s); trying again in place", attempt, tries, describe(exc)
-                )
-                rig.stop.check()
-        if self.recorder is not None:
-            self.recorder.note_video(device_path.rsplit("/", 1)[-1])
-        variables = {
-            "caption": job.caption,
-            "video_name": device_path.rsplit("/", 1)[-1],
-            "account": job.account,
-            "job_id": job.job_id,
-        }
-        hooks = FlowHooks(
-            on_step=self._step,
-            before_publish=self._checkpoint,
-            check_stop=rig.stop.check,
-            record=self.recorder.record if self.recorder else FlowHooks().record,
-        )
-        FlowRun(
-            AppiumDevice(self.driver),
-            self.flow,
-            variables,
-            self.deadline,
-            hooks,
-            ids={"job_id": job.job_id, "account": job.account},
-        ).run()
-
-    def _transfer(self, phone: PhoneHandle, video: Path) -> str:
-        cfg, adb = self.rig.cfg, self.rig.adb
-        timeout_s = cfg.scaled(cfg.settings.worker.transfer_timeout_s)
-        clear_downloads(adb, phone)
-        if goes_by_upload(video, cfg.settings.worker.video_transfer):
-            upload_via_geelark(self.rig.client, phone, video, timeout_s=timeout_s, poll_s=cfg.poll_s)
-        else:
-            if cfg.settings.worker.video_transfer == "upload":
-                log.info(
-                    "%s is not mp4/webm (GeeLark's upload refuses it): sending it by adb push", video.name
-                )
-            push_via_adb(adb, phone, video, timeout_s)
-        remote = arrived(adb, phone, video)
-        log.info("the video is on the phone: %s (%s bytes, as sent)", remote, f"{video.stat().st_size:,}")
-        announce_to_gallery(adb, phone, remote)
-        return remote
-
-    def _checkpoint(self) -> None:
-        self.rig.store.checkpoint(self.claim, self.rig.cfg.now())
+    def checkpoint(self, external_id: str = "") -> None:
+        self.rig.store.checkpoint(self.claim, self.rig.cfg.now(), external_id)
         self.checkpointed = True
         log.info("checkpoint recorded: publishing now")
+
+    def attach_external_id(self, external_id: str) -> None:
+        self.rig.store.attach_external_id(self.claim, external_id, self.rig.cfg.now())
+
+    def withdraw_checkpoint(self, why: str) -> None:
+        self.rig.store.withdraw_checkpoint(self.claim, self.rig.cfg.now())
+        self.checkpointed = False
+        log.info("checkpoint withdrawn: nothing was posted (%s)", why)

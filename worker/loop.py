@@ -21,7 +21,7 @@ from typing import TypeVar
 
 from jobqueue import Claim, CorruptProgressFile, FileBusy, JobStatus, LockTimeout, LostClaim, OutcomeKind
 from runtime.logs import log_context
-from runtime.outage import OutageRecord
+from runtime.outage import ClaimingStopped, OutageRecord
 from runtime.ports import PortInUse
 from worker.contract import WorkerExit
 from worker.errors import ForcedStop
@@ -60,6 +60,10 @@ class WorkerLoop:
     def _work(self) -> WorkerExit:
         rig = self.rig
         while not rig.stop.requested:
+            refused = ClaimingStopped(rig.cfg.run_dir).current()
+            if refused is not None:
+                log.error("claiming nothing more: GeeLark refused new work (%s)", refused.reason)
+                return WorkerExit.DONE
             if not self._wait_while_geelark_is_down():
                 break
             claim = self._claim()
@@ -162,8 +166,15 @@ class WorkerLoop:
                 log.warning("claim released, no attempt used: GeeLark is unreachable")
                 return
             if outcome is None:
-                reason = f"worker {self.rig.cfg.worker_id} stopping: {self.rig.stop.reason}"
+                reason = (
+                    result.release_reason
+                    or f"worker {self.rig.cfg.worker_id} stopping: {self.rig.stop.reason}"
+                )
                 self._queue(lambda: store.release(claim, now, reason))
+                if result.claiming_refused:
+                    ClaimingStopped(self.rig.cfg.run_dir).report(
+                        result.claiming_refused, f"W{self.rig.cfg.worker_id}", now
+                    )
                 log.info(
                     "claim released (%s)",
                     "review: past the checkpoint" if result.checkpointed else "no attempt used",
@@ -191,6 +202,7 @@ class WorkerLoop:
         keep = (
             rig.cfg.settings.worker.keep_phone_between_jobs
             and not _troubled(result)
+            and not result.claiming_refused
             and not rig.stop.requested
             and self._queue(lambda: rig.store.has_due_job(account, self.rig.cfg.now()))
         )

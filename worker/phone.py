@@ -30,11 +30,11 @@ WAIT_SLICE_POLLS = 5
 
 @dataclass(frozen=True)
 class PhoneHandle:
-    """A running phone with ADB connected."""
+    """A running phone, with ADB connected unless it was acquired for GeeLark's tasks."""
 
     phone_id: str
     serial_name: str
-    serial: str  # adb serial ip:port, also the Appium udid
+    serial: str  # adb serial ip:port, also the Appium udid; "" without ADB
 
 
 @dataclass(frozen=True)
@@ -76,10 +76,13 @@ class PhoneManager:
         """The account (serial name) whose phone this worker holds, if any."""
         return self.current.serial_name if self.current else None
 
-    def acquire(self, account: str) -> PhoneHandle:
-        """The account's phone, running and connected; reuses the one we hold when it still runs."""
+    def acquire(self, account: str, *, connect: bool = True) -> PhoneHandle:
+        """The account's phone, running (and connected through ADB if `connect`: GeeLark's own
+        publishing tasks need none); reuses the one we hold when it still runs."""
         if self.current is not None and self.current.serial_name == account:
             if self._still_running(self.current):
+                if connect and not self.current.serial:
+                    self.current = self._connect(self.current.phone_id, account)
                 return self.current
             log.warning(
                 "phone %s of %s stopped underneath us; starting it again", self.current.phone_id, account
@@ -97,7 +100,7 @@ class PhoneManager:
             if phone.status is not PhoneStatus.STARTING:
                 self.client.start_phone(phone.id, energy_saving=self.energy_saving)
             self._wait_running(phone.id, account)
-        self.current = self._connect(phone.id, account)
+        self.current = self._connect(phone.id, account) if connect else PhoneHandle(phone.id, account, "")
         return self.current
 
     def release(self, stop: bool) -> None:

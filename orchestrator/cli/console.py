@@ -100,6 +100,7 @@ def stop_all_lines(result: StopAllResult) -> list[str]:
         "Killed: nothing (no recorded process was alive)"
     ]
     out += [f"Released claim: {line}" for line in result.released]
+    out += [f"Task: {line}" for line in result.tasks]
     if result.phones:
         out.append(f"Phones ({result.phone_note}):")
         out += [

@@ -80,6 +80,7 @@ def _accounts(report: StatusReport, now: datetime) -> list[str]:
     rows = [
         (
             a.account,
+            a.executor,
             f"{a.done_today}/{a.daily_limit}",
             a.waiting,
             a.state,
@@ -88,7 +89,8 @@ def _accounts(report: StatusReport, now: datetime) -> list[str]:
         )
         for a in report.accounts
     ]
-    return ["", "Accounts:", *table(("account", "today", "waiting", "state", "next eligible", "why"), rows)]
+    head = ("account", "executor", "today", "waiting", "state", "next eligible", "why")
+    return ["", "Accounts:", *table(head, rows)]
 
 
 def _claims(report: StatusReport) -> list[str]:
@@ -186,6 +188,15 @@ def config_lines(view: ConfigView) -> list[str]:
     out += table(("setting", "value", "source"), [(e.key, e.value, e.source) for e in view.entries])
     out += ["", f"Flows (per account's app; default app: {_default_app(view)}):"]
     out += [f"  {app}: {path}" for app, path in view.flows.items()]
+    defaults = {e.key: e.value for e in view.entries}
+    out += [
+        "",
+        f"Accounts ({view.accounts_file}; an empty cell takes [accounts] app ="
+        f" {defaults.get('accounts.app')}, executor = {defaults.get('accounts.executor')}):",
+    ]
+    listed = [(a.account, a.app, a.executor) for a in view.accounts]
+    none = ["  none listed: every account takes the defaults"]
+    out += table(("account", "app", "executor"), listed) if listed else none
     out += ["", "Secrets (environment only):"]
     out += [f"  {name}: {state}" for name, state in view.secrets.items()]
     return out

@@ -19,7 +19,6 @@ from runtime.outage import Outage, OutageRecord
 PROBE_FIRST_S = 5.0
 PROBE_CAP_S = 120.0
 REMINDER_EVERY_S = 60.0
-MIN_PROBE_S = 0.05
 
 
 @dataclass
@@ -40,7 +39,11 @@ def geelark_down(run: Run, watch: OutageWatch, mono: float) -> bool:
     if outage is None:
         return False
     if watch.since != outage.since:
-        watch.since, watch.next_probe, watch.backoff_s = outage.since, mono, _scaled(run, PROBE_FIRST_S)
+        watch.since, watch.next_probe, watch.backoff_s = (
+            outage.since,
+            mono,
+            run.on_geelark_clock(PROBE_FIRST_S),
+        )
         watch.next_reminder = mono + REMINDER_EVERY_S
         run.say(_announcement(outage))
     if mono >= watch.next_probe:
@@ -51,20 +54,13 @@ def geelark_down(run: Run, watch: OutageWatch, mono: float) -> bool:
             watch.since = None
             return False
         watch.next_probe = mono + watch.backoff_s
-        watch.backoff_s = min(watch.backoff_s * 2, _scaled(run, PROBE_CAP_S))
+        watch.backoff_s = min(watch.backoff_s * 2, run.on_geelark_clock(PROBE_CAP_S))
     if mono >= watch.next_reminder:
         watch.next_reminder = mono + REMINDER_EVERY_S
         down = format_duration((now_local() - outage.since).total_seconds())
         wait = format_duration(watch.next_probe - mono)
         run.say(f"Still waiting for GeeLark (unreachable for {down}; next probe in {wait})")
     return True
-
-
-def _scaled(run: Run, seconds: float) -> float:
-    """Against the simulator, probe on its clock (a dry run's outage lasts simulated minutes)."""
-    if run.simulator_url:
-        return max(MIN_PROBE_S, seconds * run.settings.simulate.time_scale)
-    return seconds
 
 
 def _announcement(outage: Outage) -> str:

@@ -24,6 +24,7 @@ from runtime.settings import Settings
 from runtime.state import RunDir
 
 log = logging.getLogger("orchestrator.run.runner")
+MIN_SCALED_S = 0.05
 
 
 class RunObserver(Protocol):
@@ -102,10 +103,22 @@ class Run:
         """GeeLark (or the run's simulator) for stopping phones; None without credentials.
 
         `sleep` is how it waits (retry backoff, GeeLark's rate window): see `stoppable`."""
+        client = self.geelark_client(sleep)
+        return ClientPhoneApi(client) if client is not None else None
+
+    def geelark_client(self, sleep: Callable[[float], None] | None = None) -> GeeLarkClient | None:
+        """A client of GeeLark (or the run's simulator) sharing the workers' request budget; None
+        without credentials."""
         gl = client_settings(self.settings, self.env, simulator_url=self.simulator_url)
         if not (gl.token or (gl.app_id and gl.api_key)):
             return None
-        return ClientPhoneApi(GeeLarkClient(gl, sleep=sleep or time.sleep))
+        return GeeLarkClient(gl, sleep=sleep or time.sleep)
+
+    def on_geelark_clock(self, seconds: float) -> float:
+        """A GeeLark-side duration in real seconds: against the simulator, on its clock."""
+        if self.simulator_url:
+            return max(MIN_SCALED_S, seconds * self.settings.simulate.time_scale)
+        return seconds
 
     def stoppable(self, stop_at: int) -> Callable[[float], None]:
         """A sleep for GeeLark waits that ends (geelark `Interrupted`) once `stop_at` Ctrl+C came in:

@@ -4,7 +4,9 @@ Which phones (`choose_phones`, pure): those the phones ledger says we started an
 by default also every running phone whose name is an account of this project; every running phone
 of the GeeLark account only when the operator asks (`--all-phones`). Stopping (`stop_and_verify`)
 asks GeeLark to stop them, then polls their status until each reports "shut down" or the deadline
-passes: a phone is never reported stopped on a timeout.
+passes: a phone is never reported stopped on a timeout. GeeLark refuses to stop a phone while one of
+its publishing tasks runs (43005); a caller that cannot wait for the task (the supervision loop) has
+such phones left out of the wait and stops them once the task ended.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from geelark.status import PhoneStatus
+from geelark.status import Code, PhoneStatus
 from orchestrator.adapters.geelark_api import ListedPhone, PhoneApi, status_name
 from runtime.state import PhoneRecord
 
@@ -41,6 +43,16 @@ class PhoneStopResult:
     @property
     def final_status_name(self) -> str:
         return status_name(self.final_status)
+
+    @property
+    def runs_a_task(self) -> bool:
+        """GeeLark refused the stop because a publishing task runs on the phone (43005)."""
+        return runs_a_task(self.error)
+
+
+def runs_a_task(error: str) -> bool:
+    """An error of `PhoneApi.stop` ("<code> <message>") that means: a task runs on the phone."""
+    return error.split(" ", 1)[0] == str(int(Code.PHONE_BUSY_TASK))
 
 
 def choose_phones(
@@ -76,12 +88,17 @@ def stop_and_verify(
     deadline_s: float,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    skip_task_phones: bool = False,
 ) -> list[PhoneStopResult]:
-    """Stop every target and poll until each is shut down or `deadline_s` has passed."""
+    """Stop every target and poll until each is shut down or `deadline_s` has passed.
+    `skip_task_phones`: a phone whose stop was refused because a task runs on it is not waited for
+    (it is reported not stopped, `runs_a_task`)."""
     if not targets:
         return []
     ids = [t.phone_id for t in targets]
     errors: dict[str, str] = dict(api.stop(ids))
+    if skip_task_phones:
+        ids = [i for i in ids if not runs_a_task(errors.get(i, ""))]
     last_stop = clock()
     deadline = last_stop + deadline_s
     status: dict[str, PhoneStatus] = {}

@@ -86,17 +86,23 @@ def stop_phones(
     deadline_s: float,
     now: Callable[[], datetime],
     only_worker: int | None = None,
+    only_phones: Collection[str] | None = None,
+    skip_task_phones: bool = False,
     sleep: Callable[[float], None] = time.sleep,
 ) -> PhoneCleanup:
     """Stop the phones we are responsible for (see `phones.choose_phones`) and verify they stopped.
 
     `only_worker`: just the phones that worker started (it died without stopping them).
+    `only_phones`: just these ledger phones. `skip_task_phones`: do not wait for a phone GeeLark
+    refuses to stop while a publishing task runs on it (see `phones.stop_and_verify`).
     `sleep`: how to wait between status polls (a stoppable one ends the wait with `Interrupted`).
     Stopped phones from the ledger get a "stopped" line so the next run does not chase them again.
     """
     ledger = run_dir.phones_left_running()
     if only_worker is not None:
         ledger = {k: v for k, v in ledger.items() if v.worker_id == only_worker}
+    if only_phones is not None:
+        ledger = {k: v for k, v in ledger.items() if k in only_phones}
     if api is None:
         return PhoneCleanup((), "no GeeLark endpoint" if ledger else "")
     asked_at = now()  # "stopped" lines carry when we asked (see RunDir.phones_left_running)
@@ -106,7 +112,9 @@ def stop_phones(
         except GeeLarkError:
             listed = None
         targets = choose_phones(ledger, listed, project_accounts=project_accounts, all_phones=all_phones)
-        results = stop_and_verify(api, targets, deadline_s=deadline_s, sleep=sleep)
+        results = stop_and_verify(
+            api, targets, deadline_s=deadline_s, sleep=sleep, skip_task_phones=skip_task_phones
+        )
     except GeeLarkError as exc:
         return PhoneCleanup((), f"GeeLark: {exc}")
     try:

@@ -28,6 +28,7 @@ from orchestrator.run.recovery import (
 )
 from orchestrator.run.startup import run_paths, seed, stop_ledger_phones
 from orchestrator.run.stuck import find_stuck, observe
+from orchestrator.run.taskwatch import TaskWatch, watch_tasks
 from orchestrator.views.fleet_view import RunTick, SupervisedWorker
 from orchestrator.views.progress import (
     progress_key,
@@ -37,6 +38,7 @@ from orchestrator.views.progress import (
 )
 from orchestrator.views.report import RunEnd
 from runtime.clock import skip_to
+from runtime.outage import ClaimingStopped
 from runtime.platform import kill_tree
 from runtime.state import Heartbeat
 
@@ -99,6 +101,7 @@ class LoopState:
     line_said_at: float = -1e9
     next_busy_warning: float = 0.0
     recover_pending: bool = False
+    tasks: TaskWatch = field(default_factory=TaskWatch)
 
 
 def tick(run: Run, fleet: Fleet, loop: LoopState) -> RunEnd | None:
@@ -126,12 +129,17 @@ def tick(run: Run, fleet: Fleet, loop: LoopState) -> RunEnd | None:
     outlook = work_outlook(snapshot, now, run.store.policy)
     if fleet.given_up() and not outlook.finished():
         return RunEnd.WORKERS_FATAL
+    if not geelark_down(run, loop.outage, mono):
+        watch_tasks(run, loop.tasks, fleet, snapshot, mono)
+    tasks_open = loop.tasks.holds_run()
     simulated = run.queue_clock.simulated
     planned_ahead = simulated and outlook.next_allowed_at is not None  # a dry run goes on through them
-    if outlook.finished() and fleet.all_down() and not o.follow and not planned_ahead:
+    if outlook.finished() and fleet.all_down() and not o.follow and not planned_ahead and not tasks_open:
         say_next_allowed(run, outlook, now)
         return RunEnd.COMPLETED
-    if simulated and fleet.all_down() and outlook.due_now == 0 and outlook.claimed == 0:
+    if refused_new_work(run, loop):
+        return RunEnd.REFUSED if fleet.all_down() and not tasks_open else None
+    if simulated and fleet.all_down() and outlook.due_now == 0 and outlook.claimed == 0 and not tasks_open:
         skip_idle_time(run, outlook, now)  # a dry run does not wait: it jumps to the next post
         return None
     if geelark_down(run, loop.outage, mono):
@@ -186,6 +194,22 @@ def run_tick(run: Run, fleet: Fleet, snapshot: QueueSnapshot, now: datetime) -> 
         simulator_url=run.simulator_url,
         follow=run.settings.orchestrator.follow,
     )
+
+
+def refused_new_work(run: Run, loop: LoopState) -> bool:
+    """GeeLark refused new work (balance, task credits): workers claim nothing more and none is
+    started; said once. The run ends once the workers finished what they were doing."""
+    refused = ClaimingStopped(run.run_dir).current()
+    if refused is None:
+        return False
+    if not loop.tasks.refusal_told:
+        loop.tasks.refusal_told = True
+        run.say(
+            f"GeeLark refused new work: {refused.reason} (seen by {refused.reported_by}). No job was"
+            " charged for it; claiming stops for this run. Top up the GeeLark balance or task credits,"
+            " then run again."
+        )
+    return True
 
 
 def spawns_due(since_last_s: float, stagger_s: float) -> int:

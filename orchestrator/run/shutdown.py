@@ -22,6 +22,7 @@ from orchestrator.run.fleet import Fleet
 from orchestrator.run.recovery import PhoneCleanup, recover_claims, stop_phones, stop_recorded_processes
 from orchestrator.run.simulation import stop_simulator
 from orchestrator.run.supervision import WorkerState
+from orchestrator.run.taskwatch import finish_tasks, tasks_at_stop
 from orchestrator.views.report import (
     BatchReport,
     RunEnd,
@@ -51,6 +52,10 @@ def stop_workers(run: Run, fleet: Fleet) -> None:
                 f"Stopping {len(fleet.procs)} worker(s) gracefully"
                 f" (up to {grace:.0f}s; Ctrl+C again to force)"
             )
+            live = fleet.refs()
+            beats = {w: hb for w, hb in run.run_dir.read_heartbeats().items() if w in live}
+            for line in tasks_at_stop(beats):
+                run.say(line)
         run.run_dir.request_stop()
         fleet.request_stop(run.clock())
         deadline = run.clock() + grace
@@ -110,6 +115,7 @@ def finish(run: Run, fleet: Fleet | None, ended_by: RunEnd) -> RunResult:
     if fleet is not None:
         stop_workers(run, fleet)
     _tolerant(run, notes, "claims could not be released now ({}); the next run recovers them", _release, run)
+    _tolerant(run, notes, "GeeLark tasks could not be settled ({}); the next run does it", finish_tasks, run)
     phones = stop_run_phones(run)
     billed = billed_minutes(run.simulator_url)
     if run.simulator is not None:
@@ -183,6 +189,8 @@ def exit_code_for(report: BatchReport, ended_by: RunEnd) -> ExitCode:
         return ExitCode.DISK_FULL
     if ended_by is RunEnd.WORKERS_FATAL:
         return ExitCode.WORKERS_FATAL
+    if ended_by is RunEnd.REFUSED:
+        return ExitCode.GEELARK_REFUSED
     if report.counts["failed"] or report.counts["review"]:
         return ExitCode.JOBS_FAILED
     return ExitCode.OK

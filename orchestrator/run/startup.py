@@ -25,7 +25,7 @@ from orchestrator.run.seeding import run_limits, seed_from_state
 from orchestrator.run.simulation import start_simulator, stop_simulator
 from orchestrator.views.progress import nothing_to_do_text, progress_view
 from runtime.clock import RunClock, start_simulated_clock, stop_simulated_clock
-from runtime.outage import OutageRecord
+from runtime.outage import ClaimingStopped, OutageRecord
 from runtime.platform import ProcessRef
 from runtime.settings import Settings, dump_settings
 from runtime.state import RunDir, RunInfo
@@ -53,6 +53,7 @@ def prepare(run: Run) -> None:
     record_run(run)  # before anything is started, so a crash from here on is recoverable
     run.run_dir.clear_stops()
     OutageRecord(run.run_dir).clear()  # an outage a previous run saw is found again if it lasts
+    ClaimingStopped(run.run_dir).clear()  # the operator topped up; a refusal that lasts is seen again
     seed(run, quiet=False)
     snapshot = run.store.snapshot()
     outlook = work_outlook(snapshot, run.now(), run.store.policy)
@@ -181,10 +182,14 @@ def stop_ledger_phones(run: Run, label: str, worker_id: int | None = None) -> No
         deadline_s=timeout_s,
         now=run.now,
         only_worker=worker_id,
+        skip_task_phones=True,  # the loop must not wait minutes for a task: stopped once it ended
         sleep=sleep,
     )
     for r in cleanup.results:
-        state = "stopped" if r.stopped else f"NOT CONFIRMED ({r.final_status_name} {r.error})"
+        if r.runs_a_task:
+            state = "runs a GeeLark task: it is stopped once the task ended (GeeLark refuses until then)"
+        else:
+            state = "stopped" if r.stopped else f"NOT CONFIRMED ({r.final_status_name} {r.error})"
         run.say(f"{label}: phone {r.serial_name} ({r.phone_id}) {state}")
     if cleanup.error:
         run.say(f"{label}: could not stop recorded phones: {cleanup.error}")

@@ -20,6 +20,7 @@ from datetime import datetime
 import psutil
 
 from geelark.client import GeeLarkClient
+from jobqueue import JobStore
 from jobqueue.errors import QueueError
 from orchestrator.adapters.geelark_api import ClientPhoneApi, client_settings, simulator_url_of
 from orchestrator.adapters.queue_store import open_store
@@ -31,6 +32,7 @@ from orchestrator.run.recovery import (
     stop_recorded_processes,
 )
 from orchestrator.run.simulation import stop_simulator
+from orchestrator.run.tasks import TaskSettler, cancel_open
 from runtime.platform import ProcessRef
 from runtime.settings import Settings
 from runtime.state import RunDir, RunInfo
@@ -47,6 +49,7 @@ class StopAllResult:
     phone_error: str
     phone_note: str
     simulator: str
+    tasks: tuple[str, ...] = ()  # GeeLark tasks of jobs whose worker is gone: settled, cancelled, left
 
     @property
     def complete(self) -> bool:
@@ -84,7 +87,12 @@ def stop_all(
     released = (
         recover_claims(open_store(settings), set(), now()) if settings.paths.progress_file.exists() else []
     )
+    settler = _task_settler(settings, env, run)
+    tasks = settler.settle(now, cancel=True) if settler else []
     phones = stop_phones_after(settings, env, run_dir=run_dir, run=run, all_phones=all_phones, now=now)
+    if settler is not None:
+        with settler.client:
+            tasks += settler.settle(now, cancel=False)  # tasks that ended while the phones stopped
     simulator = "none"
     if run is not None and run.simulator is not None and run.simulator.is_alive():
         stop_simulator(run.simulator)
@@ -93,8 +101,57 @@ def stop_all(
         run_dir.clear_run()
     run_dir.clear_stops()
     return StopAllResult(
-        orchestrator, tuple(killed), tuple(released), phones.results, phones.error, phones.note, simulator
+        orchestrator,
+        tuple(killed),
+        tuple(released),
+        phones.results,
+        phones.error,
+        phones.note,
+        simulator,
+        tuple(tasks),
     )
+
+
+@dataclass
+class _StopAllTasks:
+    """Jobs whose worker died with its GeeLark task: settled where it ended; at a stop, a task that
+    has not started is cancelled, a running one is left to finish (its phone refuses to stop)."""
+
+    store: JobStore
+    client: GeeLarkClient
+    stale_after_s: float
+
+    def settle(self, now: Callable[[], datetime], *, cancel: bool) -> list[str]:
+        # a task not found yet may be a slow create: left for the next run, not given up
+        settler = TaskSettler(self.store, stale_after_s=self.stale_after_s, missing_grace_s=float("inf"))
+        outcome = settler.round(self.client, now())
+        lines = [f"settled job {line}" for line in outcome.settled]
+        if outcome.error:
+            return [*lines, f"GeeLark tasks could not be checked: {outcome.error}"]
+        if cancel:
+            lines += cancel_open(settler, self.client, outcome, now(), running_too=False)
+            outcome = settler.round(self.client, now())
+            lines += [f"settled job {line}" for line in outcome.settled]
+            lines += [
+                f"left to finish: {i.describe()}; its phone is stopped once the task ends (GeeLark"
+                " refuses until then): run --stop-all again if it is still running"
+                for i in outcome.open
+                if i.task is not None
+            ]
+        return lines
+
+
+def _task_settler(settings: Settings, env: Mapping[str, str], run: RunInfo | None) -> _StopAllTasks | None:
+    sim_url = simulator_url_of(run)
+    if run is not None and run.simulator is not None and not run.simulator.is_alive():
+        return None  # its tasks are gone with it
+    if (sim_url is None and settings.simulate.enabled) or not settings.paths.progress_file.exists():
+        return None
+    gl = client_settings(settings, env, simulator_url=sim_url)
+    if not (gl.token or (gl.app_id and gl.api_key)):
+        return None
+    scale = settings.simulate.time_scale if sim_url else 1.0
+    return _StopAllTasks(open_store(settings), GeeLarkClient(gl), settings.worker.job_timeout_s * scale)
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ class RunEnd(StrEnum):
     STOPPED = "stopped"  # --stop-all from another console
     WORKERS_FATAL = "workers_fatal"  # every worker was given up
     DISK_FULL = "disk_full"  # the disk ran (nearly) full: stopped before files could be damaged
+    REFUSED = "geelark_refused"  # GeeLark refused new work (balance or task credits ran out)
     ERROR = "error"  # the orchestrator itself failed (a bug, or an expected failure it reports)
 
 
@@ -56,6 +57,8 @@ class JobResult:
     log_file: str | None
     evidence_dir: str
     completed_at: datetime | None = None
+    post_url: str = ""  # the post's link when the executor learned one (GeeLark's share link)
+    external_id: str = ""  # the GeeLark task that posted it (task executor)
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,8 @@ def job_result(job: Job, logs_dir: Path, log_files: Mapping[str, str]) -> JobRes
         log_file=log_files.get(job.job_id),
         evidence_dir=evidence_dir(logs_dir, job.job_id),
         completed_at=job.completed_at,
+        post_url=job.post_url,
+        external_id=job.external_id,
     )
 
 
@@ -195,6 +200,8 @@ def summary_text(report: BatchReport) -> str:
             f"[{MARKS.get(r.status, r.status)}] {job_label(r.job_id, r.account)}  {r.status}"
             f"  ({_minutes(r.duration_s)})"
         )
+        if r.post_url:
+            out.append(f"       post: {r.post_url}")
         if r.error or r.error_type:
             out.append(f"       error: {r.error_type or '-'}: {r.error}")
         if r.status in ("failed", "review", "retrying"):

@@ -24,6 +24,7 @@ from orchestrator.views.status_report import PhoneLine, PhonesView, StatusReport
 from orchestrator.views.usage import GeeLarkUse
 from runtime.settings import Settings
 from runtime.state import RunDir, RunInfo
+from worker.contract import load_accounts
 
 RECENT_EDITS = 10
 
@@ -55,6 +56,7 @@ def current_status(
     simulator_billed = phones.billed_minutes if phones is not None else None
     if simulator_billed is None and sim is not None:
         simulator_billed = sim.billed_minutes
+    roster = load_accounts(settings)
     return build_status(
         snapshot,
         now,
@@ -71,6 +73,8 @@ def current_status(
         phone_use=phone_use(run_dir, run.started_at if run else None, now, simulator_billed),
         geelark=geelark_use(settings, run_dir, sim),
         queue_read_s=read_s,
+        executors={e.name: e.executor for e in roster.entries},
+        default_executor=settings.accounts.executor,
     )
 
 

@@ -7,7 +7,7 @@ what GeeLark says; `build_status` only combines them, so it is fast at 10k rows 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -64,6 +64,7 @@ class AccountStatus:
     next_eligible_at: datetime | None  # when its first waiting job can be claimed
     waiting_for: WaitReason | None  # why no post is allowed now (None: allowed)
     next_allowed_at: datetime | None  # when a post is allowed (now if it is; None: only after an event)
+    executor: str = "appium"  # who posts its jobs: "appium" or "geelark_task" (the accounts list)
 
 
 @dataclass(frozen=True)
@@ -176,8 +177,16 @@ def account_state(outlook: AccountOutlook) -> AccountState:
     return AccountState.READY if outlook.waiting else AccountState.IDLE
 
 
-def build_accounts(snapshot: QueueSnapshot, now: datetime, policy: QueuePolicy) -> tuple[AccountStatus, ...]:
-    """Per account: done today / limit, what holds it back, when it can next post (the queue's outlook)."""
+def build_accounts(
+    snapshot: QueueSnapshot,
+    now: datetime,
+    policy: QueuePolicy,
+    executors: Mapping[str, str] | None = None,
+    default_executor: str = "appium",
+) -> tuple[AccountStatus, ...]:
+    """Per account: done today / limit, what holds it back, when it can next post (the queue's
+    outlook), and its executor (`executors` by account, else `default_executor`)."""
+    executors = executors or {}
     out = []
     for account, view in accounts_outlook(snapshot, now, policy).items():
         block = snapshot.blocked.get(account)
@@ -200,6 +209,7 @@ def build_accounts(snapshot: QueueSnapshot, now: datetime, policy: QueuePolicy) 
                 next_eligible_at=view.next_due_at,
                 waiting_for=gate.waiting_for,
                 next_allowed_at=now if gate.open else gate.opens_at,
+                executor=executors.get(account, default_executor),
             )
         )
     return tuple(out)
@@ -302,9 +312,11 @@ def build_status(
     phone_use: PhoneUse | None = None,
     geelark: GeeLarkUse | None = None,
     queue_read_s: float | None = None,
+    executors: Mapping[str, str] | None = None,
+    default_executor: str = "appium",
 ) -> StatusReport:
     """The whole report; every input is plain data gathered by the caller."""
-    accounts = build_accounts(snapshot, now, policy)
+    accounts = build_accounts(snapshot, now, policy, executors, default_executor)
     started_at = run.started_at if run is not None and run_active else None
     return StatusReport(
         generated_at=now,

@@ -4,7 +4,8 @@ Sources: `logs/worker_N.log` (one line per event with `job=` / `account=`; a wor
 starts with `worker N started (pid P, ...)`), the simulator's publishes, and the CSV samples.
 
 A *hold* is one worker incarnation working on one claimed job: from its `claimed job` line to its
-last `worker.job` line for that job. Every `worker.job` line is logged inside the attempt, i.e.
+last attempt line for that job (`worker.job`, or its executor's `worker.executors.*`). Every such
+line is logged inside the attempt, i.e.
 while the claim is held and before the outcome is recorded under the lock; the next claim of the
 same job or account by another worker can only happen after that record, so its `claimed job` line
 is later. Two holds of one job (or one account) by different incarnations that overlap mean the
@@ -27,6 +28,10 @@ LINE = re.compile(
     r"(?P<logger>[\w.]+)(?: job=(?P<job>\S+) account=(?P<account>\S+))?: (?P<message>.*)$"
 )
 STARTED = re.compile(r"^worker (?P<worker>\d+) started \(pid (?P<pid>\d+)")
+ATTEMPT_LOGGERS = ("worker.job", "worker.executors.")
+# GeeLark said nothing was posted (a task refused or failed before posting): the claim is as before
+# its checkpoint, and a later attempt is no repost.
+WITHDRAWN = "checkpoint withdrawn"
 CLAIMED = re.compile(r"^claimed job (?P<job>\S+) for account (?P<account>\S+)")
 
 
@@ -119,9 +124,10 @@ def holds(events: Sequence[LogLine]) -> list[Hold]:
             open_holds[key] = Hold(e.worker_id, e.pid, claimed["job"], claimed["account"], e.at, e.at, False)
             continue
         current = open_holds.get(key)
-        if current is None or e.logger != "worker.job" or e.job_id != current.job_id:
+        if current is None or not e.logger.startswith(ATTEMPT_LOGGERS) or e.job_id != current.job_id:
             continue
         checkpointed = current.checkpointed or e.message.startswith("checkpoint recorded")
+        checkpointed = checkpointed and not e.message.startswith(WITHDRAWN)
         open_holds[key] = Hold(
             current.worker_id, current.pid, current.job_id, current.account, current.start, e.at, checkpointed
         )
@@ -191,6 +197,7 @@ class JournalReplay:
     double_job: tuple[str, ...]  # a job claimed while another claim on it was open
     double_account: tuple[str, ...]  # an account claimed while another of its jobs was claimed
     claimed_after_checkpoint: tuple[str, ...]  # attempted again after its publish tap (no requeue)
+    unposted: frozenset[str] = frozenset()  # jobs the queue was told, after a checkpoint, were not posted
 
 
 def replay_journal(entries: Iterable[dict[str, Any]], killed: set[tuple[int, int]]) -> JournalReplay:
@@ -198,7 +205,9 @@ def replay_journal(entries: Iterable[dict[str, Any]], killed: set[tuple[int, int
 
     A kill between the progress file's write and the journal's append loses that one line, so an
     open claim of a killed incarnation may have ended unseen: a later claim over it is not counted.
-    A claim over a live incarnation's open claim is a double claim.
+    A claim over a live incarnation's open claim is a double claim. A checkpoint ends only by an
+    operator's requeue, or by the executor's word that nothing was posted: a withdrawn checkpoint,
+    or a review settled from its GeeLark task to anything but review or success.
     """
     open_job: dict[str, tuple[str, int | None, int | None]] = {}  # job -> account, worker, pid
     open_account: dict[str, str] = {}  # account -> job
@@ -207,6 +216,7 @@ def replay_journal(entries: Iterable[dict[str, Any]], killed: set[tuple[int, int
     double_job: list[str] = []
     double_account: list[str] = []
     again: list[str] = []
+    unposted: set[str] = set()
     count = claims = 0
     for e in entries:
         count += 1
@@ -216,6 +226,12 @@ def replay_journal(entries: Iterable[dict[str, Any]], killed: set[tuple[int, int
         account = str(e.get("account", ""))
         if e.get("op") == "requeue":
             checkpointed.discard(job)  # the operator decided: it may be attempted again
+        if e.get("op") == "withdraw_checkpoint" or (
+            e.get("op") == "settle_review" and status not in ("review", "success")
+        ):
+            if job in checkpointed or e.get("op") == "settle_review":
+                unposted.add(job)
+            checkpointed.discard(job)
         if status != "claimed":
             _close(open_job, open_account, job)
             continue
@@ -239,7 +255,13 @@ def replay_journal(entries: Iterable[dict[str, Any]], killed: set[tuple[int, int
         open_job[job] = (account, _int(e.get("worker")), _int(e.get("worker_pid")))
         open_account[account] = job
     return JournalReplay(
-        count, claims, frozenset(claimed), tuple(double_job), tuple(double_account), tuple(again)
+        count,
+        claims,
+        frozenset(claimed),
+        tuple(double_job),
+        tuple(double_account),
+        tuple(again),
+        frozenset(unposted),
     )
 
 

@@ -30,7 +30,7 @@ from jobqueue.outlook import work_outlook
 from runtime.platform import ProcessRef
 from tests.chaos.evidence import claimed_rows_per_account
 
-AIMED_AFTER_CHECKPOINT = ("checkpoint recorded", "step confirm_publish")
+AIMED_AFTER_CHECKPOINT = ("checkpoint recorded", "step confirm_publish", "step task_")
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Proof under fire: 8 workers, 1,000+ jobs over 40 accounts on the simulator's realistic fault mix,
+"""Proof under fire: 8 workers, 1,000+ jobs over 40 accounts on the simulator's realistic fault mix
+(half the accounts post through Appium, half through GeeLark's publishing tasks, TikTok and Instagram),
 30+ SIGKILLs of random workers, 2 SIGKILLs of the orchestrator (each followed by `--run` again) and
 one Ctrl+C; then drain runs until nothing is due. The scenario runs once per module; each test checks
 one invariant on its record, the final files and the simulator's own record of what happened.
@@ -19,6 +20,8 @@ from typing import Any
 
 import pytest
 
+from geelark.tasks import Task
+from geelark.verdict import may_have_posted
 from harness.fleet import (
     Fleet,
     FleetConfig,
@@ -83,6 +86,7 @@ def chaos(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config)
     fleet = Fleet(folder)
     try:
         fleet.seed(JOBS, ACCOUNTS)
+        fleet.mixed_accounts()  # both executors side by side, the same invariants
         fleet.simulator = start_simulator(folder, fleet.accounts, "realistic", TIME_SCALE)
         fleet.configure(
             FleetConfig(
@@ -148,6 +152,9 @@ def figures(o: ChaosOutcome) -> list[str]:
         f"accounts blocked at the end: {len(o.final.accounts.blocked)}; blocks lifted by the operator "
         f"during the kills: {sum(r.unblocked.values())}",
         f"publishes: {len(o.sim_state['publishes'])}; phone boots {boots}; billed phone minutes {billed}",
+        f"GeeLark tasks: {len(o.sim_state['tasks'])} for {len({t['jobTag'] for t in o.sim_state['tasks']})}"
+        f" jobs (by status {dict(Counter(t['status'] for t in o.sim_state['tasks']))});"
+        f" jobs the queue was told were not posted after their checkpoint: {len(o.journal.unposted)}",
         f"faults injected by kind: {faults}",
         f"app scenarios drawn: {scenarios}",
         f"processes watched: {len(r.processes)}; leaked simdevice servers swept: {len(r.leaked_servers)}",
@@ -243,7 +250,7 @@ def test_a_job_past_its_publish_checkpoint_is_never_attempted_again(chaos: Chaos
         f"{job}: checkpointed by W{h.worker_id}/pid {h.pid} at {h.end:%H:%M:%S.%f}, held again later"
         for job, hs in by_job.items()
         for h in hs[:-1]
-        if h.checkpointed
+        if h.checkpointed and job not in chaos.journal.unposted  # GeeLark said its task posted nothing
     ]
     assert retried == []
 
@@ -259,9 +266,27 @@ def test_a_worker_killed_after_the_checkpoint_leaves_its_job_in_review_not_repos
     assert victims, "no kill landed past a publish checkpoint: the aimed kills missed"
     publishes = Counter(p["jobTag"] for p in chaos.sim_state["publishes"])
     ended = {h.job_id: chaos.statuses[h.job_id] for h in victims}
-    wrong = {job: status for job, status in ended.items() if status not in ("review", "success")}
+    wrong = {
+        job: status
+        for job, status in ended.items()
+        if status not in ("review", "success") and job not in chaos.journal.unposted
+    }
     assert wrong == {}
     assert {h.job_id: publishes[h.job_id] for h in victims if publishes[h.job_id] > 1} == {}
+
+
+def test_no_job_has_two_tasks_that_may_have_posted(chaos: ChaosOutcome) -> None:
+    """A job gets another task only when GeeLark said its earlier ones posted nothing."""
+    tasks: dict[str, list[Task]] = {}
+    for raw in chaos.sim_state["tasks"]:
+        tasks.setdefault(raw["jobTag"], []).append(Task.from_api(raw))
+    assert tasks, "no job went through GeeLark's tasks"
+    twice = {
+        job: [(t.id, t.status.name, t.fail_code) for t in ts]
+        for job, ts in tasks.items()
+        if sum(may_have_posted(t) for t in ts) > 1
+    }
+    assert twice == {}
 
 
 def test_every_job_ends_success_failed_or_review_unless_its_account_is_blocked(chaos: ChaosOutcome) -> None:
@@ -333,7 +358,8 @@ def test_a_geelark_outage_was_waited_out_and_charged_no_job(chaos: ChaosOutcome)
     assert "GeeLark is unreachable since" in console and "No job or account is charged for it" in console
     assert "GeeLark answers again" in console
     # Once the outage is well under way, a job's outcome is never a GeeLark failure: workers give
-    # their claims back (no attempt, no infrastructure budget) and wait.
+    # their claims back (no attempt, no infrastructure budget) and wait; a worker whose GeeLark task
+    # already runs keeps its claim and asks again until GeeLark answers (it reports the outage).
     entries = read_journal(journal_path(chaos.fleet.path / "parallel_progress.csv"))
     during = [
         e

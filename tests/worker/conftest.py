@@ -71,6 +71,8 @@ class SimRun:
     port_base: int
     flow_timeouts: tuple[float, float]
     handoff: bool = False
+    backoff_base_s: float = 3600.0
+    job_timeout_s: float = 60.0
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     @property
@@ -95,6 +97,11 @@ class SimRun:
         self.store().seed(jobs)
         return [j.job_id for j in jobs]
 
+    def write_accounts(self, rows: dict[str, tuple[str, str]]) -> None:
+        """accounts.csv in the run's folder: account -> (app, executor)."""
+        lines = ["account,app,executor", *(f"{a},{app},{ex}" for a, (app, ex) in rows.items())]
+        (self.root / "accounts.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
     def jobs(self) -> dict[str, Job]:
         return {job.job_id: job for job in self.store().snapshot().jobs}
 
@@ -114,12 +121,12 @@ logs_dir = '{(self.root / "logs").as_posix()}'
 runtime_dir = '{(self.root / ".orchestrator").as_posix()}'
 [queue]
 daily_limit = 100
-backoff_base_s = 3600
+backoff_base_s = {self.backoff_base_s}
 backoff_jitter = "none"
 [worker]
 appium_port_base = {self.port_base}
 flow_file = '{flow_file.as_posix()}'
-job_timeout_s = 60
+job_timeout_s = {self.job_timeout_s}
 heartbeat_interval_s = 0.2
 [simulate]
 time_scale = {TIME_SCALE}
@@ -194,8 +201,11 @@ def make_run(tmp_path: Path) -> Iterator[Callable[..., SimRun]]:
         faults: dict[str, Any] | None = None,
         workers: int = 1,
         flow_timeouts: tuple[float, float] = (3.0, 10.0),
+        **sim_options: Any,
     ) -> SimRun:
-        config = SimulatorConfig(phones=accounts, time_scale=TIME_SCALE, faults=parse_faults(faults or {}))
+        config = SimulatorConfig(
+            phones=accounts, time_scale=TIME_SCALE, faults=parse_faults(faults or {}), **sim_options
+        )
         sim = SimulatorServer(config).start()
         run = SimRun(tmp_path, sim, accounts, free_port_base(workers), flow_timeouts)
         runs.append(run)

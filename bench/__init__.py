@@ -1,0 +1,1 @@
+"""Benchmarks (not tests): run the scripts, e.g. `python bench/fleet.py`."""
