@@ -59,8 +59,11 @@ class FleetConfig:
     def toml(self) -> str:
         keep = "true" if self.keep_phone_between_jobs else "false"
         flow = f'flow_file = "{self.flow_file.as_posix()}"' if self.flow_file else ""
-        accounts = f'[accounts]\nexecutor = "{self.executor}"\n' if self.executor else ""
-        return f"""{accounts}[orchestrator]
+        executor = f'executor = "{self.executor}"\n' if self.executor else ""
+        return f"""[accounts]
+daily_limit = {self.daily_limit}
+{executor}
+[orchestrator]
 workers = {self.workers}
 grace_period_s = {self.grace_period_s}
 restart_backoff_s = {self.restart_backoff_s}
@@ -72,7 +75,6 @@ phone_stop_timeout_s = 30
 simulator_url = "{self.simulator_url}"
 
 [queue]
-daily_limit = {self.daily_limit}
 max_attempts = {self.max_attempts}
 backoff_base_s = {self.backoff_base_s}
 backoff_cap_s = {self.backoff_cap_s}

@@ -7,8 +7,8 @@ fake driver (tests) and the simulated phone: only `extra_caps` differ.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from selenium.common.exceptions import WebDriverException
 from urllib3.exceptions import HTTPError
@@ -17,12 +17,14 @@ if TYPE_CHECKING:  # the Appium client (~0.2 s of imports) loads with the first 
     from appium import webdriver
     from appium.options.android import UiAutomator2Options
 
+from worker.classify import describe
 from worker.contract import WorkerPorts
 from worker.flow import Flow
 
 log = logging.getLogger(__name__)
 
 COMMAND_TIMEOUT_S = 120.0
+T = TypeVar("T")
 
 
 UIA2_LAUNCH_TIMEOUT_MS = 20_000
@@ -80,6 +82,30 @@ def open_session(
 
     config = AppiumClientConfig(remote_server_addr=url, timeout=timeout_s)
     return webdriver.Remote(url, options=options, client_config=config)
+
+
+def open_with_tries(
+    open_once: Callable[[], T],
+    tries: int,
+    *,
+    retry_in_place: Callable[[BaseException], bool],
+    check_stop: Callable[[], None],
+) -> T:
+    """Open a session, trying again in place (same server, same phone) up to `tries` times when it
+    failed to start for a reason another try may fix (`retry_in_place`, worker.classify's
+    session_start_failed); any other failure, or the last try's, is raised. A stop between two
+    tries raises StopRequested (`check_stop`)."""
+    for attempt in range(1, tries + 1):
+        try:
+            return open_once()
+        except WebDriverException as exc:
+            if attempt >= tries or not retry_in_place(exc):
+                raise
+            log.warning(
+                "session start %d of %d failed (%s); trying again in place", attempt, tries, describe(exc)
+            )
+            check_stop()
+    raise ValueError(f"session tries must be at least 1, not {tries}")
 
 
 def quit_session(driver: webdriver.Remote | None) -> None:

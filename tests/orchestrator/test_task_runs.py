@@ -82,7 +82,7 @@ def tasks_per_job(state: dict[str, Any]) -> Counter[str]:
 
 def test_a_task_run_posts_every_job_of_mixed_apps_with_no_appium_or_node_process(fleet: Fleet) -> None:
     start(fleet, jobs=24, accounts=8)
-    run = fleet.start_run("--simulate", "--workers", "8")
+    run = fleet.start_run("--workers", "8")
     watch = ProcessWatch(run.pid)
     watch.start()
     code = run.wait(timeout=240)
@@ -118,7 +118,7 @@ def worker_after_create(fleet: Fleet, killed: set[str]) -> Heartbeat | None:
 
 def test_workers_killed_between_create_and_record_never_give_a_second_task(fleet: Fleet) -> None:
     start(fleet, jobs=24, accounts=8, task_time_s=300.0, workers=4, restart_backoff_s=0.1)
-    run = fleet.start_run("--simulate")
+    run = fleet.start_run()
     killed: set[str] = set()
     for _ in range(4):
         hb = wait_for(lambda: worker_after_create(fleet, killed), 120, "a worker waiting for its task")
@@ -145,7 +145,7 @@ def test_ctrl_c_cancels_tasks_not_started_and_lets_running_ones_end(fleet: Fleet
     assert fleet.simulator is not None
     stuck = fleet.accounts[:2]  # GeeLark never starts their tasks
     fleet.simulator.set_faults({"phones": {a: {"task_stuck": 1} for a in stuck}})
-    run = fleet.start_run("--simulate")
+    run = fleet.start_run()
     wait_for(lambda: _tasks_in(fleet, waiting=2, running=2), 120, "two tasks waiting and two running")
     # the console tells what the stop does from the workers' heartbeats: wait until they have seen it
     wait_for(lambda: _steps_in(fleet, waiting=2, running=2), 60, "workers aware of their tasks' states")
@@ -183,7 +183,7 @@ def test_no_task_credits_end_the_run_with_one_message_and_no_job_charged(fleet: 
     fleet.seed(6, 3)
     fleet.simulator = start_simulator(fleet.path, fleet.accounts, "none", TIME_SCALE, task_credits=0)
     fleet.configure(FleetConfig(fleet.simulator.url, free_port_base(3), workers=3, executor="geelark_task"))
-    code = fleet.start_run("--simulate").wait(timeout=120)
+    code = fleet.start_run().wait(timeout=120)
     console = fleet.console(1)
     assert code == 9, console
     assert console.count("GeeLark refused new work") == 1

@@ -6,13 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from selenium.common.exceptions import SessionNotCreatedException, WebDriverException
 
 from geelark.errors import UploadFailed, WaitTimeout
 from geelark.status import UploadStatus
+from worker.classify import session_start_failed
 from worker.contract import port_plan
+from worker.errors import StopRequested
 from worker.flow import flow_path_for, load_flow
 from worker.phone import PhoneHandle
-from worker.session import session_options
+from worker.session import open_with_tries, session_options
 from worker.video import arrived, clear_downloads, goes_by_upload, upload_via_geelark
 
 PHONE = PhoneHandle("p1", "acc", "10.0.0.5:25219")
@@ -140,3 +143,47 @@ def test_a_real_phone_session_keeps_adb_alive_and_starts_the_app_fresh() -> None
     assert caps["appium:disableWindowAnimation"] is True
     assert caps["appium:uiautomator2ServerLaunchTimeout"] <= 30_000
     assert caps["appium:systemPort"] == port_plan(1).system_port and caps["appium:extra"] == 1
+
+
+class _Opener:
+    """Stands in for `open_session`: raises the given errors in turn, then returns a session."""
+
+    def __init__(self, *errors: Exception) -> None:
+        self.errors = list(errors)
+        self.calls = 0
+
+    def __call__(self) -> object:
+        self.calls += 1
+        if self.errors:
+            raise self.errors.pop(0)
+        return "session"
+
+
+UIA2_DOWN = WebDriverException("Message: The instrumentation process cannot be initialized")
+
+
+def test_a_session_that_did_not_start_is_tried_again_in_place_up_to_the_tries() -> None:
+    opener, stops = _Opener(UIA2_DOWN, SessionNotCreatedException("no session")), []
+    session = open_with_tries(
+        opener, 3, retry_in_place=session_start_failed, check_stop=lambda: stops.append(1)
+    )
+    assert (session, opener.calls, len(stops)) == ("session", 3, 2)
+    opener = _Opener(UIA2_DOWN, UIA2_DOWN, UIA2_DOWN)
+    with pytest.raises(WebDriverException, match="instrumentation"):
+        open_with_tries(opener, 3, retry_in_place=session_start_failed, check_stop=lambda: None)
+    assert opener.calls == 3  # the last try's error is the attempt's
+
+
+def test_other_session_errors_and_stops_end_the_tries_at_once() -> None:
+    opener = _Opener(WebDriverException("Message: An unknown server-side error: ENOSPC"))
+    with pytest.raises(WebDriverException, match="ENOSPC"):
+        open_with_tries(opener, 3, retry_in_place=session_start_failed, check_stop=lambda: None)
+    assert opener.calls == 1
+
+    def stop() -> None:
+        raise StopRequested("stop asked")
+
+    opener = _Opener(UIA2_DOWN)
+    with pytest.raises(StopRequested):
+        open_with_tries(opener, 3, retry_in_place=session_start_failed, check_stop=stop)
+    assert opener.calls == 1  # no new session once a stop was asked

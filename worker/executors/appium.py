@@ -7,11 +7,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from selenium.common.exceptions import WebDriverException
-
 from jobqueue import Outcome, OutcomeKind
 from runtime.settings import appium_caps
-from worker.classify import describe, session_start_failed
+from worker.classify import session_start_failed
 from worker.device import AppiumDevice
 from worker.evidence import AttemptLog
 from worker.executors import AttemptContext
@@ -19,7 +17,7 @@ from worker.flow_engine import FlowHooks, FlowRun
 from worker.phone import PhoneHandle
 from worker.recording import SessionRecorder
 from worker.rig import Rig
-from worker.session import open_session, quit_session, session_options
+from worker.session import open_session, open_with_tries, quit_session, session_options
 from worker.video import (
     announce_to_gallery,
     arrived,
@@ -93,18 +91,12 @@ class AppiumExecutor:
         ctx.step("session")
         extra = {"sim:jobTag": job.job_id} if rig.cfg.simulate else appium_caps(rig.cfg.settings)
         options = session_options(rig.cfg.ports, phone.serial, self.flow, extra_caps=extra)
-        tries = rig.cfg.settings.worker.session_tries
-        for attempt in range(1, tries + 1):
-            try:
-                self.driver = open_session(rig.server.url, options)
-                break
-            except WebDriverException as exc:
-                if attempt == tries or not session_start_failed(exc):
-                    raise
-                log.warning(
-                    "session start %d of %d failed (%s); trying again in place", attempt, tries, describe(exc)
-                )
-                rig.stop.check()
+        self.driver = open_with_tries(
+            lambda: open_session(rig.server.url, options),
+            rig.cfg.settings.worker.session_tries,
+            retry_in_place=session_start_failed,
+            check_stop=rig.stop.check,
+        )
         if self.recorder is not None:
             self.recorder.note_video(device_path.rsplit("/", 1)[-1])
         variables = {
