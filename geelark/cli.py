@@ -50,11 +50,25 @@ def render(data: Any, as_json: bool, out: TextIO) -> None:
         out.write("  ".join(f"{k}={v}" for k, v in data.items()) + "\n")
 
 
+HELP = """Ask GeeLark directly: check the credentials, list the cloud phones.
+
+It talks to whatever GEELARK_BASE_URL names (the real service or the simulator), with GEELARK_TOKEN
+or GEELARK_APP_ID + GEELARK_API_KEY from the environment (never from a file or a flag).
+
+\b
+Examples:
+  python -m geelark check
+  python -m geelark --json phones
+
+\b
+Exit codes:
+  0   ok
+  1   GeeLark refused the request or could not be reached (the message says which)
+  2   usage error
+"""
+
 app = typer.Typer(
-    help=(
-        "GeeLark operator commands, against whatever GEELARK_BASE_URL names (the real service or the "
-        "simulator), with GEELARK_TOKEN or GEELARK_APP_ID + GEELARK_API_KEY from the environment."
-    ),
+    help=HELP,
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,  # the same plain help as parallel-orchestrator and posting-scheduler

@@ -28,6 +28,29 @@ from scheduler.status import build_status, list_videos
 EXIT_BAD_INPUT = 3
 EXIT_BAD_STATE = 4
 EXIT_QUEUE_ERROR = 5
+HELP = f"""Plan which account posts which video: folders of videos, accounts and their assignments
+in scheduler_state.json; `seed` adds the planned jobs to the progress file.
+
+Flags take several values like the original tool (--add-accounts a b c); --state/--progress go
+before a command (posting-scheduler --state s.json status). Daily limits, windows and spacing are
+the accounts list's (accounts.csv, [accounts] defaults in parallel-orchestrator.toml).
+
+\b
+Examples:
+  posting-scheduler --add-folder videos/chunk_01 --add-accounts phone1 phone2
+  posting-scheduler status
+  posting-scheduler list --waiting
+  posting-scheduler seed
+  posting-scheduler import --from C:\\old-tool
+
+\b
+Exit codes:
+  0   ok
+  2   usage error (an unknown flag or command)
+  {EXIT_BAD_INPUT}   bad input (a folder, file or name that cannot be used); nothing was written
+  {EXIT_BAD_STATE}   the scheduler state cannot be read or written; nothing was written
+  {EXIT_QUEUE_ERROR}   the progress file cannot be read or written (corrupt, busy or locked)
+"""
 MULTI_VALUE_FLAGS = ("--add-folder", "--add-accounts", "--remove-account", "--from")
 T = TypeVar("T")
 
@@ -57,11 +80,7 @@ class MultiValueFlagsGroup(TyperGroup):
 
 app = typer.Typer(
     cls=MultiValueFlagsGroup,
-    help=(
-        "Folders of videos, accounts and their assignments in scheduler_state.json. "
-        "Flags take several values like the original tool (--add-accounts a b c); "
-        "--state/--progress go before a command (posting-scheduler --state s.json status)."
-    ),
+    help=HELP,
     add_completion=False,
     no_args_is_help=False,
     rich_markup_mode=None,  # plain help, the same style as parallel-orchestrator and python -m geelark

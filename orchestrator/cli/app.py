@@ -81,7 +81,7 @@ def root(
         int | None, typer.Option("--workers", "-w", help="Parallel workers (default 3).")
     ] = None,
     simulate: Annotated[
-        bool, typer.Option("--simulate", help="GeeLark simulator + simulated phones.")
+        bool, typer.Option("--simulate", help="Dry run on a copy: simulated cloud and clock.")
     ] = False,
     follow: Annotated[
         bool, typer.Option("--follow", help="--run keeps waiting for retries and new seeds.")
