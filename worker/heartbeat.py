@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -21,6 +22,7 @@ from worker.errors import ForcedStop, StopRequested
 log = logging.getLogger(__name__)
 
 PARENT_CHECK_S = 1.0
+MIN_GAP_S = 0.05  # between two heartbeat writes caused by changes
 FORCED_AFTER_SIGNALS = 2
 
 
@@ -29,6 +31,7 @@ class WorkerStatus:
 
     def __init__(self, worker_id: int, process: ProcessRef, appium_port: int) -> None:
         self._lock = threading.Lock()
+        self.changed = threading.Event()  # set by every update: the heartbeat is written at once
         self._hb = Heartbeat(
             worker_id=worker_id, process=process, heartbeat_at=datetime.now(UTC), appium_port=appium_port
         )
@@ -37,6 +40,7 @@ class WorkerStatus:
         """Change heartbeat fields (step, job_id, account, phone_id, job_started_at, appium)."""
         with self._lock:
             self._hb = replace(self._hb, **fields)  # type: ignore[arg-type]  # replace() checks the field names and types at run time
+        self.changed.set()
 
     def job_done(self) -> None:
         self.update(step="idle", job_id=None, account=None, job_started_at=None)
@@ -119,7 +123,9 @@ class StopControl:
 
 
 class HeartbeatThread(threading.Thread):
-    """Writes the heartbeat every `interval_s` and watches the parent process every second."""
+    """Writes the heartbeat every `interval_s`, and at once (at most every `MIN_GAP_S`) when its
+    content changed (a new step, job or phone: the fleet table and the stop's messages read it);
+    watches the parent process every second."""
 
     def __init__(
         self, run_dir: RunDir, status: WorkerStatus, stop: StopControl, *, interval_s: float
@@ -132,16 +138,20 @@ class HeartbeatThread(threading.Thread):
         self._halt = threading.Event()
 
     def run(self) -> None:
-        next_beat = 0.0
-        elapsed = 0.0
-        tick = min(PARENT_CHECK_S, self.interval_s)
+        changed = self.status.changed
+        next_beat = next_parent_check = time.monotonic()
         while not self._halt.is_set():
-            self.stop.poll_parent()
-            if elapsed >= next_beat:
+            now = time.monotonic()
+            if now >= next_parent_check:
+                self.stop.poll_parent()
+                next_parent_check = now + PARENT_CHECK_S
+            if changed.is_set() or now >= next_beat:
+                changed.clear()
                 self.beat()
-                next_beat = elapsed + self.interval_s
-            self._halt.wait(tick)
-            elapsed += tick
+                next_beat = now + self.interval_s
+                self._halt.wait(MIN_GAP_S)  # a burst of steps is one write per gap
+                continue
+            changed.wait(max(0.0, min(next_beat, next_parent_check) - now))
 
     def beat(self) -> None:
         try:
@@ -151,4 +161,5 @@ class HeartbeatThread(threading.Thread):
 
     def halt(self) -> None:
         self._halt.set()
+        self.status.changed.set()  # wakes the thread at once
         self.join(timeout=5)

@@ -3,13 +3,16 @@ its phone on the way out)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from geelark import Interrupted, stoppable_sleep
+from harness.processes import wait_for
+from runtime.platform import ProcessRef
 from runtime.state import RunDir
-from worker.heartbeat import StopControl
+from worker.heartbeat import HeartbeatThread, StopControl, WorkerStatus
 
 
 def test_a_stop_cuts_waits_inside_a_job_only(tmp_path: Path) -> None:
@@ -30,3 +33,20 @@ def test_the_run_stop_file_counts_as_a_stop_request(tmp_path: Path) -> None:
         assert not stop.should_cut_waits()
         run_dir.request_stop(3)
         assert stop.should_cut_waits()
+
+
+def test_a_new_step_reaches_the_heartbeat_file_at_once_not_at_the_next_interval(tmp_path: Path) -> None:
+    run_dir = RunDir(tmp_path)
+    run_dir.ensure()
+    status = WorkerStatus(4, ProcessRef.of(os.getpid()), 4731)
+    stop = StopControl(run_dir, 4, parent=None, parent_expected=False)
+    beats = HeartbeatThread(run_dir, status, stop, interval_s=3600.0)  # the interval never comes
+    beats.start()
+    try:
+        wait_for(lambda: 4 in run_dir.read_heartbeats(), 10, "the first heartbeat")
+        for step in ("phone", "video", "session"):
+            status.update(step=step, job_id="j1")
+            wait_for(lambda s=step: run_dir.read_heartbeats()[4].step == s, 10, f"step {step} in the file")
+    finally:
+        beats.halt()
+    assert not beats.is_alive()
