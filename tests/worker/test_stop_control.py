@@ -38,7 +38,9 @@ def test_the_run_stop_file_counts_as_a_stop_request(tmp_path: Path) -> None:
 def test_a_new_step_reaches_the_heartbeat_file_at_once_not_at_the_next_interval(tmp_path: Path) -> None:
     run_dir = RunDir(tmp_path)
     run_dir.ensure()
-    status = WorkerStatus(4, ProcessRef.of(os.getpid()), 4731)
+    me = ProcessRef.of(os.getpid())
+    assert me is not None
+    status = WorkerStatus(4, me, 4731)
     stop = StopControl(run_dir, 4, parent=None, parent_expected=False)
     beats = HeartbeatThread(run_dir, status, stop, interval_s=3600.0)  # the interval never comes
     beats.start()
@@ -46,7 +48,11 @@ def test_a_new_step_reaches_the_heartbeat_file_at_once_not_at_the_next_interval(
         wait_for(lambda: 4 in run_dir.read_heartbeats(), 10, "the first heartbeat")
         for step in ("phone", "video", "session"):
             status.update(step=step, job_id="j1")
-            wait_for(lambda s=step: run_dir.read_heartbeats()[4].step == s, 10, f"step {step} in the file")
+            wait_for(lambda: _step_in_file(run_dir, step), 10, f"step {step} in the file")
     finally:
         beats.halt()
     assert not beats.is_alive()
+
+
+def _step_in_file(run_dir: RunDir, step: str) -> bool:
+    return run_dir.read_heartbeats()[4].step == step
