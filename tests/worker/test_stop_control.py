@@ -3,6 +3,7 @@ its phone on the way out)."""
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -48,7 +49,7 @@ def test_a_new_step_reaches_the_heartbeat_file_at_once_not_at_the_next_interval(
         wait_for(lambda: 4 in run_dir.read_heartbeats(), 10, "the first heartbeat")
         for step in ("phone", "video", "session"):
             status.update(step=step, job_id="j1")
-            wait_for(lambda: _step_in_file(run_dir, step), 10, f"step {step} in the file")
+            wait_for(functools.partial(_step_in_file, run_dir, step), 10, f"step {step} in the file")
     finally:
         beats.halt()
     assert not beats.is_alive()
