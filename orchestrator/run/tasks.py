@@ -27,7 +27,7 @@ from geelark.client import GeeLarkClient
 from geelark.errors import GeeLarkError
 from geelark.status import TaskStatus
 from geelark.tasks import TASK_NAME_PREFIX, Task, task_name
-from geelark.verdict import TaskOutcome, deciding_task
+from geelark.verdict import TaskOutcome, TaskVerdict, deciding_task
 from jobqueue import Job, JobStatus, JobStore, Outcome, OutcomeKind, QueueSnapshot, Settlement
 from worker.contract import AWAITING_TASK, TASK_NOT_FOUND, task_settlement
 
@@ -165,15 +165,7 @@ class TaskSettler:
                 None,
                 "",
             )
-        verdict = client.task_verdict(task)
-        settlement = task_settlement(
-            verdict.outcome.value,
-            code=verdict.code,
-            reason=verdict.reason,
-            ran=task.cost_s > 0,
-            post_url=verdict.share_link,
-        )
-        settlement = Settlement(settlement.outcome, settlement.posted, task.id, settlement.reason)
+        verdict, settlement = settlement_of(client, task)
         refused = verdict.reason if verdict.outcome is TaskOutcome.RUN_STOPPING else ""
         return (
             self._settle(job, settlement, now, f"from GeeLark task {task.id}: {verdict.reason}"),
@@ -191,17 +183,10 @@ class TaskSettler:
             return self._settle(item.job, Settlement(None, False, after.id, reason), now, reason)
         if not after.status.is_final:
             return ""
-        verdict = client.task_verdict(after)
-        settlement = task_settlement(
-            verdict.outcome.value,
-            code=verdict.code,
-            reason=verdict.reason,
-            ran=after.cost_s > 0,
-            post_url=verdict.share_link,
-        )
+        verdict, settlement = settlement_of(client, after)
         return self._settle(
             item.job,
-            Settlement(settlement.outcome, settlement.posted, after.id, settlement.reason),
+            settlement,
             now,
             f"task {after.id} cancelled ({why}): {verdict.reason}",
         )
@@ -234,3 +219,16 @@ def cancel_open(
             if line:
                 lines.append(f"cancelled GeeLark task {item.task.id}: {line}")
     return lines
+
+
+def settlement_of(client: GeeLarkClient, task: Task) -> tuple[TaskVerdict, Settlement]:
+    """GeeLark's verdict on an ended task (from its detail log) and what it means for the job."""
+    verdict = client.task_verdict(task)
+    settlement = task_settlement(
+        verdict.outcome.value,
+        code=verdict.code,
+        reason=verdict.reason,
+        ran=task.cost_s > 0,
+        post_url=verdict.share_link,
+    )
+    return verdict, Settlement(settlement.outcome, settlement.posted, task.id, settlement.reason)
