@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
-from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
 from harness.browser import Chromium, find_chromium, headless
@@ -32,9 +32,17 @@ def chromium() -> Chromium:
     return found
 
 
-def fleet_rows(driver: object) -> list[str]:
-    rows = driver.find_elements(By.CSS_SELECTOR, "#fleet tbody tr")  # type: ignore[attr-defined]
-    return [" ".join(cell.text for cell in row.find_elements(By.TAG_NAME, "td")) for row in rows]
+# The page redraws the table while it is read: its rows are read in one script run (atomic in the
+# page), never element by element (a redraw in between made them stale).
+ROWS_SCRIPT = """
+return Array.from(document.querySelectorAll('#fleet tbody tr')).map(
+  row => Array.from(row.querySelectorAll('td')).map(cell => cell.innerText.trim()).join(' '));
+"""
+
+
+def fleet_rows(driver: WebDriver) -> list[str]:
+    rows = driver.execute_script(ROWS_SCRIPT)
+    return [str(r) for r in rows] if isinstance(rows, list) else []
 
 
 def test_the_dashboard_of_a_simulated_run_shows_the_workers_at_their_steps(
