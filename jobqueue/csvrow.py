@@ -34,12 +34,14 @@ SEED_COLUMNS = (
     "job_id", "account", "video_path", "caption", "status", "worker_id", "claimed_at",
     "completed_at", "error", "attempts", "max_attempts", "retry_at", "error_type",
 )  # fmt: skip
-STORE_COLUMNS = ("claim_token", "worker_pid", "checkpoint_at", "infra_attempts", "external_id", "post_url")
+STORE_COLUMNS = (
+    "claim_token", "worker_pid", "checkpoint_at", "infra_attempts", "external_id", "post_url", "not_before",
+)  # fmt: skip
 TEXT_COLUMNS = (
     "job_id", "account", "video_path", "caption", "error", "error_type", "claim_token",
     "external_id", "post_url",
 )  # fmt: skip
-TIME_COLUMNS = ("claimed_at", "completed_at", "retry_at", "checkpoint_at")
+TIME_COLUMNS = ("claimed_at", "completed_at", "retry_at", "checkpoint_at", "not_before")
 INT_COLUMNS = ("worker_id", "attempts", "max_attempts", "worker_pid", "infra_attempts")
 # The original tool's statuses: "skipped" rows were set aside by hand (terminal, requeue-able),
 # "verification_pending" ones may have been posted and need a human look.
@@ -207,7 +209,7 @@ class RowDecoder:
         if not job_id.strip():
             raise RowError("job_id", "empty job_id")
         status = cells[self.status]
-        claimed_at, completed_at, retry_at, checkpoint_at = self.times(cells)
+        claimed_at, completed_at, retry_at, checkpoint_at, not_before = self.times(cells)
         worker_id, attempts, max_attempts, worker_pid, infra_attempts = self.ints(cells)
         worker_ids, attempt_counts, max_attempt_counts, worker_pids, infra_counts = self.int_values
         tz = self.timezone
@@ -229,6 +231,7 @@ class RowDecoder:
             worker_pid=worker_pids[worker_pid],
             checkpoint_at=_parse_time("checkpoint_at", checkpoint_at, tz) if checkpoint_at else None,
             infra_attempts=infra_counts[infra_attempts] or 0,
+            not_before=_parse_time("not_before", not_before, tz) if not_before else None,
             external_id=external_id,
             post_url=post_url,
         )

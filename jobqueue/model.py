@@ -115,6 +115,7 @@ class NewJob:
     video_path: str
     caption: str
     max_attempts: int = 3
+    not_before: datetime | None = None  # the plan's earliest time (posting-scheduler spreads posts)
 
 
 @dataclass(frozen=True)

@@ -184,7 +184,14 @@ class JobTable:
             if new.job_id in self.index:
                 present += 1
                 continue
-            job = Job(new.job_id, new.account, new.video_path, new.caption, max_attempts=new.max_attempts)
+            job = Job(
+                new.job_id,
+                new.account,
+                new.video_path,
+                new.caption,
+                max_attempts=new.max_attempts,
+                not_before=new.not_before,
+            )
             self.index[new.job_id] = len(self.jobs)
             self.jobs.append(job)
             self.claim_index.add(len(self.jobs) - 1, job)

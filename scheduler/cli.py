@@ -11,6 +11,7 @@ import io
 import json
 import sys
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -23,7 +24,7 @@ from scheduler.importer import import_legacy
 from scheduler.operations import ChangeRequest, apply_changes, refuse_dry_run
 from scheduler.render import as_json, change_lines, import_lines, seed_lines, status_lines
 from scheduler.seeding import seed_progress
-from scheduler.status import build_status, list_videos
+from scheduler.status import VideoLine, build_status, list_videos
 
 EXIT_BAD_INPUT = 3
 EXIT_BAD_STATE = 4
@@ -178,7 +179,18 @@ def list_command(
     if json_out:
         _echo([json.dumps([dataclasses.asdict(v) for v in lines], indent=2, ensure_ascii=False)])
     else:
-        _echo([f"{v.video_id}\t{v.account or '-'}\t{v.status}\t{v.caption_start}" for v in lines])
+        _echo([f"{v.video_id}\t{v.account or '-'}\t{_status_text(v)}\t{v.caption_start}" for v in lines])
+
+
+def _status_text(line: VideoLine) -> str:
+    """A job's status, with its planned time when it has one ("pending, not before 06 Dec 14:05")."""
+    if not line.not_before:
+        return line.status
+    try:
+        moment = datetime.fromisoformat(line.not_before)
+    except ValueError:
+        return line.status
+    return f"{line.status}, not before {moment:%d %b %H:%M}"
 
 
 @app.command("add-folder")

@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jobqueue.posting import AccountRules
+from jobqueue import QueuePolicy
+from jobqueue.posting import AccountRules, PostingWindow, parse_spacing
 from jobqueue.roster import AccountDefaults, RosterError, load_roster
 from runtime.settings import ConfigError, Settings, load_settings
 from scheduler.errors import InputError
@@ -21,6 +22,9 @@ class DailyLimits:
     default: int = 1
     per_account: Mapping[str, int] = field(default_factory=dict)
     source: str = "defaults"
+    # every account's posting rules (window, spacing, timezone) for the plan's not_before times;
+    # None: no times are planned
+    policy: QueuePolicy | None = None
 
     def of(self, account: str) -> int:
         return self.per_account.get(account, self.default)
@@ -35,13 +39,14 @@ def daily_limits(folder: Path) -> DailyLimits:
     except ConfigError as exc:
         raise InputError(str(exc)) from exc
     default = settings.accounts.daily_limit
+    defaults = default_rules(settings)
     listed = settings.paths.accounts_file
     path = listed if listed.is_absolute() else folder / listed
     legacy = path.with_name("accounts.txt")
     if path.name == "accounts.csv" and not path.exists() and legacy.exists():
         path = legacy
     try:
-        roster = load_roster(path, AccountDefaults(rules=AccountRules(daily_limit=default)))
+        roster = load_roster(path, AccountDefaults(rules=defaults))
     except RosterError as exc:
         raise InputError(str(exc)) from exc
     where = (
@@ -51,4 +56,30 @@ def daily_limits(folder: Path) -> DailyLimits:
         default,
         {e.name: e.rules.daily_limit for e in roster.entries},
         f"{where} ({default}), {path.name} per account" if roster.entries else f"{where} ({default})",
+        policy_of(defaults, roster.rules()),
+    )
+
+
+def default_rules(settings: Settings) -> AccountRules:
+    """The `[accounts]` defaults as posting rules. Raises InputError on a bad window or spacing."""
+    a = settings.accounts
+    try:
+        return AccountRules(
+            daily_limit=a.daily_limit,
+            timezone=a.timezone or None,
+            window=PostingWindow.parse(a.window) if a.window else None,
+            min_spacing_s=parse_spacing(a.min_spacing),
+        )
+    except ValueError as exc:
+        raise InputError(f"{CONFIG_NAME} [accounts]: {exc}") from None
+
+
+def policy_of(defaults: AccountRules, accounts: Mapping[str, AccountRules]) -> QueuePolicy:
+    """The queue policy's posting rules (the only part the plan reads)."""
+    return QueuePolicy(
+        daily_limit=defaults.daily_limit,
+        timezone=defaults.timezone,
+        window=defaults.window,
+        min_spacing_s=defaults.min_spacing_s,
+        accounts=accounts,
     )

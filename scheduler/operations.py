@@ -195,7 +195,7 @@ def read_queue(progress_path: Path) -> list[QueueJob]:
         rows = read_progress_file(progress_path).rows
     except (OSError, NotALegacyFile) as exc:
         raise ProgressFileUnreadable(progress_path, str(exc)) from exc
-    return [QueueJob(r.job_id, r.account, r.video_path, r.status, r.completed_at) for r in rows]
+    return [QueueJob(r.job_id, r.account, r.video_path, r.status, r.completed_at, r.not_before) for r in rows]
 
 
 def _with_settings(state: SchedulerState, request: ChangeRequest) -> SchedulerState:

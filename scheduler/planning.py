@@ -36,6 +36,7 @@ class QueueJob:
     video_path: str
     status: str
     completed_at: str = ""
+    not_before: str = ""  # the plan's earliest time (ISO 8601) or ""
 
 
 def add_videos(

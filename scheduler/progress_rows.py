@@ -36,6 +36,7 @@ class ProgressRow:
     status: str
     completed_at: str
     source: str  # "file.csv:12"
+    not_before: str = ""  # the plan's earliest time (ISO 8601), when the row has one
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,7 @@ def read_progress_file(path: Path) -> ProgressFile:
             status=_cell(record, at["status"]).strip().casefold(),
             completed_at=_cell(record, at.get("completed_at")).strip(),
             source=source,
+            not_before=_cell(record, at.get("not_before")).strip(),
         )
         reason = _problem(record, len(header), row)
         if reason:

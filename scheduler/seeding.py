@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -12,6 +13,7 @@ from scheduler.errors import QueueLost
 from scheduler.limits import DailyLimits, daily_limits
 from scheduler.model import SchedulerState
 from scheduler.planning import QueueJob, assign, mark_seeded, record_successes
+from scheduler.spread import plan_jobs
 from scheduler.state_io import load_state, save_state, state_lock, utc_now_text
 
 
@@ -78,7 +80,8 @@ def seed_progress(
     stamp = now or utc_now_text()
     with state_lock(state_path):
         before = load_state(state_path)
-        jobs = queue_jobs(store.snapshot())
+        snapshot = store.snapshot()
+        jobs = queue_jobs(snapshot)
         seeded = sum(1 for a in before.assignments if a.seeded_at is not None)
         if seeded and not jobs:
             path, backup = getattr(store, "path", None), getattr(store, "backup_path", None)
@@ -86,6 +89,10 @@ def seed_progress(
         state, newly_posted = record_successes(before, jobs, "progress")
         state, plan = assign(state, {j.job_id: j.status for j in jobs}, stamp, limits)
         new_jobs = jobs_to_seed(state)
+        if new_jobs and limits.policy is not None:
+            moment = datetime.fromisoformat(stamp)
+            moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+            new_jobs = plan_jobs(new_jobs, snapshot.jobs, limits.policy, moment, state.settings.seed)
         result = store.seed(new_jobs) if new_jobs else SeedResult(0, 0)
         state = mark_seeded(state, [j.job_id for j in new_jobs], stamp)
         changed = state != before

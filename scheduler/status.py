@@ -12,6 +12,8 @@ from scheduler.operations import read_queue
 from scheduler.planning import open_load, plan_for, record_successes
 from scheduler.state_io import load_state
 
+STILL_TO_POST = frozenset({"pending", "retrying", "claimed"})
+
 
 @dataclass(frozen=True)
 class AccountLine:
@@ -76,12 +78,14 @@ class VideoLine:
     status: str  # queue status, "assigned" (not seeded yet), "waiting", or "gone" (seeded, not in the file)
     caption_start: str
     path: str
+    not_before: str = ""  # the plan's earliest time for a job still to post (ISO 8601), else ""
 
 
 def list_videos(state_path: Path, progress_path: Path) -> list[VideoLine]:
     """One line per video (and per assignment), in the order videos were added; writes nothing."""
     state = load_state(state_path)
-    statuses = {j.job_id: j.status for j in read_queue(progress_path)}
+    queued = {j.job_id: j for j in read_queue(progress_path)}
+    statuses = {job_id: j.status for job_id, j in queued.items()}
     by_video: dict[str, list[tuple[str, str, str]]] = {}
     for a in state.assignments:
         status = "assigned" if a.seeded_at is None else statuses.get(a.job_id, "gone")
@@ -90,5 +94,7 @@ def list_videos(state_path: Path, progress_path: Path) -> list[VideoLine]:
     for v in state.videos:
         first = v.caption.split("\n", 1)[0][:60]
         for account, job_id, status in by_video.get(v.video_id, [("", "", "waiting")]):
-            lines.append(VideoLine(v.video_id, account, job_id, status, first, v.path))
+            job = queued.get(job_id)
+            plan = job.not_before if job is not None and status in STILL_TO_POST else ""
+            lines.append(VideoLine(v.video_id, account, job_id, status, first, v.path, plan))
     return lines

@@ -11,14 +11,19 @@ from runtime.settings import Settings
 from scheduler.errors import SchedulerError
 from scheduler.limits import DailyLimits
 from scheduler.seeding import SeedReport, seed_progress
-from worker.contract import load_accounts
+from worker.contract import load_accounts, queue_policy
 
 
 def run_limits(settings: Settings) -> DailyLimits:
     """The daily limits the run's queue enforces: the accounts list, else `[accounts]`."""
     roster = load_accounts(settings)
     default = settings.accounts.daily_limit
-    return DailyLimits(default, {e.name: e.rules.daily_limit for e in roster.entries}, "the run's accounts")
+    return DailyLimits(
+        default,
+        {e.name: e.rules.daily_limit for e in roster.entries},
+        "the run's accounts",
+        queue_policy(settings, roster),
+    )
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -107,6 +109,26 @@ def test_the_plan_uses_the_daily_limit_the_queue_enforces_per_account(work: Path
     assert "--daily-limit is deprecated and was not used" in old.output
     assert "[accounts] daily_limit = 9" in old.output
     assert "daily_limit" not in state_of(work)["settings"] or state_of(work)["settings"]["daily_limit"] == 1
+
+
+def test_seeded_jobs_of_a_paced_account_are_spread_over_its_window(work: Path, invoke: Invoke) -> None:
+    bulk_export_folder(work, shortcodes=("A", "B", "C", "D", "E", "F"))
+    (work / "parallel-orchestrator.toml").write_text("[accounts]\ndaily_limit = 3\n", encoding="utf-8")
+    (work / "accounts.csv").write_text(
+        "account,timezone,window,min_spacing\np1,Europe/Berlin,09:00-21:00,2h\np2,,,\n", encoding="utf-8"
+    )
+    invoke("--add-folder", "chunk_01", "--add-accounts", "p1", "p2")
+    assert invoke("seed").exit_code == 0
+    jobs = CsvJobStore(work / "parallel_progress.csv").snapshot().jobs
+    assert "not_before" in (work / "parallel_progress.csv").read_text(encoding="utf-8-sig").splitlines()[0]
+    planned = sorted(j.not_before for j in jobs if j.account == "p1" and j.not_before is not None)
+    assert len(planned) == 3 and all(j.not_before is None for j in jobs if j.account == "p2")  # p2: no pacing
+    berlin = [p.astimezone(ZoneInfo("Europe/Berlin")) for p in planned]
+    assert all(9 <= b.hour < 21 for b in berlin)
+    # a gap of 12 h / 3 = 4 h, less a jitter of at most 45 min, and never under the 2 h spacing
+    assert all(b - a >= timedelta(hours=3, minutes=15) for a, b in itertools.pairwise(planned))
+    listed = invoke("list")
+    assert listed.output.count("pending, not before") == 3, listed.output
 
 
 def test_remove_account_returns_its_unseeded_videos_to_the_waiting_list(work: Path, invoke: Invoke) -> None:
