@@ -44,6 +44,7 @@ class ParsedFile:
     raws: list[bytes]
     exact: bool  # data == BOM? + header_raw + all raws: the byte offsets of rows are known
     changed: range | None = None  # rows that differ from the parse this one was derived from
+    foreign: tuple[str, ...] = ()  # what was converted to read it (semicolons, Windows-1252)
 
 
 @dataclass(frozen=True)
@@ -67,12 +68,59 @@ class RowReader:
         return job
 
 
-def _decode(data: bytes, path: Path) -> str:
+SEMICOLONS = "semicolon-separated"
+CP1252 = "Windows-1252"
+
+
+def _decode(data: bytes, path: Path) -> tuple[str, str]:
+    """The text of a file body and its encoding: UTF-8, else Windows-1252 (older Excel's "CSV")."""
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8"), ""
     except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
-        raise CorruptProgressFile(path, line, "", f"not UTF-8 text ({error.reason})") from None
+        try:
+            return data.decode("cp1252"), CP1252
+        except UnicodeDecodeError:
+            line = data.count(b"\n", 0, error.start) + 1
+            raise CorruptProgressFile(
+                path,
+                line,
+                "",
+                f'neither UTF-8 nor Windows-1252 text ({error.reason}): save it as "CSV UTF-8" in'
+                f" Excel, or restore {path.name}.bak",
+            ) from None
+
+
+def _semicolons(text: str) -> bool:
+    """Is the header semicolon-separated (Excel with a European list separator)?"""
+    first = text.split("\n", 1)[0]
+    comma_cells = {c.strip().strip('"') for c in first.split(",")}
+    return "job_id" not in comma_cells and "job_id" in {c.strip().strip('"') for c in first.split(";")}
+
+
+def canonical_text(body: bytes, path: Path) -> tuple[str, tuple[str, ...]]:
+    """The file's text as the queue writes it (UTF-8 cells, commas) and what had to be converted
+    (``SEMICOLONS``, ``CP1252``; empty for a file in the queue's own format)."""
+    text, encoding = _decode(body, path)
+    notes = (encoding,) if encoding else ()
+    if not _semicolons(text):
+        return text, notes
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    records = csv.reader(io.StringIO(text, newline=""), delimiter=";", strict=True)
+    try:
+        for cells in records:
+            writer.writerow(cells)
+    except csv.Error as error:
+        raise CorruptProgressFile(
+            path, records.line_num, "", f"broken semicolon-separated record: {error}"
+        ) from None
+    return out.getvalue(), (SEMICOLONS, *notes)
+
+
+def foreign_format(data: bytes, path: Path) -> tuple[str, ...]:
+    """What is foreign about a progress file's format (see ``canonical_text``); () if nothing."""
+    body = data[len(BOM) :] if data.startswith(BOM) else data
+    return canonical_text(body, path)[1] if body.strip() else ()
 
 
 def empty_file() -> ParsedFile:
@@ -86,7 +134,8 @@ def parse_file(data: bytes, reader: RowReader) -> ParsedFile:
     body = data[len(BOM) :] if data.startswith(BOM) else data
     if not body.strip():
         return ParsedFile(data, Layout.default(), b"", [], [], False)
-    lines = io.StringIO(_decode(body, reader.path), newline="").readlines()
+    text, foreign = canonical_text(body, reader.path)
+    lines = io.StringIO(text, newline="").readlines()
     records = csv.reader(lines, strict=True)
     try:
         header = next(records)
@@ -120,6 +169,8 @@ def parse_file(data: bytes, reader: RowReader) -> ParsedFile:
         seen[job.job_id] = start
         rows.append(Row(job, extras, raw if raw.endswith(b"\n") else raw + b"\r\n"))
     raws = [row.raw for row in rows]
+    if foreign:  # rows and header as the queue writes them: the next write rewrites every row
+        return ParsedFile(data, layout, b"", rows, raws, False, foreign=foreign)
     exact = len(body) == len(header_raw) + sum(map(len, raws))
     return ParsedFile(data, layout, header_raw, rows, raws, exact)
 

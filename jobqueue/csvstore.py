@@ -24,9 +24,9 @@ from typing import TypeVar
 import filelock
 
 from jobqueue.claimindex import ClaimIndex
-from jobqueue.csvfile import BOM, ParsedFile, Row, RowReader, empty_file, parse_file, reparse
+from jobqueue.csvfile import BOM, ParsedFile, Row, RowReader, empty_file, foreign_format, parse_file, reparse
 from jobqueue.csvrow import Layout, encode_cells, encode_file, job_cells
-from jobqueue.edits import add_edits
+from jobqueue.edits import add_edits, add_file_notice
 from jobqueue.errors import CorruptProgressFile, LockTimeout
 from jobqueue.fileio import REPLACE_RETRY_DELAYS_S, atomic_write, read_bytes, remove_stale_temps
 from jobqueue.journal import Journal, account_entries, edit_entry, job_entry, journal_path, seed_entry
@@ -185,9 +185,36 @@ class CsvJobStore:
         reconciled with what the queue last wrote (``jobqueue.reconcile``) and written back."""
         data = read_bytes(self.path)
         seal = read_seal(self.path)
-        if data is not None and seal is not None and changed_outside(self.path, data, seal):
-            data = self._reconcile(data, seal)
+        if data is not None and (seal is None or changed_outside(self.path, data, seal)):
+            if seal is not None:
+                data = self._reconcile(data, seal)
+            if foreign_format(data, self.path):
+                data = self._adopt(data)
         return data, read_bytes(self.accounts_path)
+
+    def _adopt(self, data: bytes) -> bytes:
+        """A progress file Excel saved semicolon-separated or as Windows-1252: read as such and
+        written back in the queue's own format; the operator's copy stays as the ``.bak``."""
+        parsed = parse_file(data, self._reader)
+        extras = {row.job.job_id: row.extras for row in parsed.rows}
+        canonical = encode_file(
+            Layout.from_header(parsed.layout.header),
+            [row.job for row in parsed.rows],
+            extras,
+            self.policy.timezone,
+        )
+        stat = atomic_write(
+            self.path, canonical, self.backup_path, self._replace_delays_s, durable=self._durable
+        )
+        record_seal(self.path, canonical, stat)
+        what = " and ".join(parsed.foreign)
+        why = (
+            f"it was saved {what} (Excel's regional CSV): read as such and written back as CSV UTF-8;"
+            f' Excel\'s copy is {self.backup_path.name}. Save as "CSV UTF-8" to keep it so'
+        )
+        log.warning("%s: %s", self.path.name, why)
+        add_file_notice(self.path, why, data, datetime.now().astimezone())
+        return canonical
 
     def _reconcile(self, data: bytes, seal: Seal) -> bytes:
         data, edited = self._parse_settled(data)

@@ -43,11 +43,22 @@ def add_edits(csv_path: Path, kept: Sequence[Kept], edited_data: bytes, now: dat
     """Record the rows kept against one edit; returns the new notices."""
     edit = digest(edited_data)[:12]
     new = [EditNotice(now.isoformat(), edit, k.job_id, k.queue_status, k.edited_status, k.why) for k in kept]
-    notices = (new + read_edits(csv_path))[:KEEP]
+    _store(csv_path, new)
+    return new
+
+
+def add_file_notice(csv_path: Path, why: str, edited_data: bytes, now: datetime) -> EditNotice:
+    """Record what the queue did about a whole saved file (no job: ``job_id`` is empty)."""
+    notice = EditNotice(now.isoformat(), digest(edited_data)[:12], "", "", "", why)
+    _store(csv_path, [notice])
+    return notice
+
+
+def _store(csv_path: Path, new: Sequence[EditNotice]) -> None:
+    notices = ([*new, *read_edits(csv_path)])[:KEEP]
     target = edits_path(csv_path)
     staged = target.with_name(target.name + ".tmp")
     staged.write_text(
         json.dumps([asdict(n) for n in notices], indent=1, ensure_ascii=False), encoding="utf-8"
     )
     staged.replace(target)
-    return new

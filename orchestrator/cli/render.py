@@ -68,8 +68,11 @@ def status_lines(report: StatusReport) -> list[str]:
 def _edits(report: StatusReport) -> list[str]:
     if not report.outside_edits:
         return []
-    out = ["", "Outside edits of the progress file the queue did not take (newest first):"]
+    out = ["", "Outside edits of the progress file and what the queue did (newest first):"]
     for n in report.outside_edits:
+        if not n.job_id:  # about the whole file (e.g. an Excel save with semicolons)
+            out.append(f"  {n.at[:19]} the file: {n.why}")
+            continue
         out.append(f"  {n.at[:19]} job {n.job_id}: kept {n.queue_status} (edit: {n.edited_status}) - {n.why}")
     return out
 

@@ -40,7 +40,9 @@ def say_outside_edits(run: Run, seen: set[tuple[str, str]]) -> None:
         if key in seen:
             continue
         seen.add(key)
-        if notice.at >= run.started_at.isoformat():
+        if notice.at >= run.started_at.isoformat() and not notice.job_id:
+            run.say(f"WARNING: {run.settings.paths.progress_file.name}: {notice.why}")
+        elif notice.at >= run.started_at.isoformat():
             run.say(
                 f"WARNING: {run.settings.paths.progress_file.name} was saved by another program;"
                 f" job {notice.job_id} kept as {notice.queue_status} (the edit said"

@@ -47,9 +47,9 @@ def test_bad_row_is_named_and_the_file_is_left_unchanged(tmp_path: Path, case: s
     assert not path.with_name(path.name + ".bak").exists()
 
 
-def test_bad_utf8_names_the_line(tmp_path: Path) -> None:
+def test_text_in_neither_utf8_nor_windows_1252_names_the_line(tmp_path: Path) -> None:
     path = tmp_path / "p.csv"
-    path.write_bytes(f"{HEADER}\r\n{GOOD}\r\n".encode() + b"j2,acc,v,caf\xe9,pending,,,,,0,3,,\r\n")
+    path.write_bytes(f"{HEADER}\r\n{GOOD}\r\n".encode() + b"j2,acc,v,caf\x81,pending,,,,,0,3,,\r\n")
     with pytest.raises(CorruptProgressFile) as raised:
         CsvJobStore(path).snapshot()
     assert raised.value.line == 3

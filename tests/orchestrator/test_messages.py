@@ -139,6 +139,24 @@ def test_every_command_has_help_in_the_same_plain_style(
     for text in texts:
         assert text.startswith("Usage: ") and "\nOptions:\n" in text and "\nCommands:\n" in text
         assert not BOX_DRAWING & set(text)
+        # a summary, examples, then the exit codes in one layout, before the options
+        assert text.index("Examples:") < text.index("Exit codes:") < text.index("\nOptions:\n")
+        assert "\n    0   ok" in text
+
+
+def test_a_progress_file_saved_with_semicolons_is_taken_and_said(
+    workdir: Workdir, console: InProcess
+) -> None:
+    workdir.seed(jobs=2, accounts=1)
+    text = (workdir.path / "parallel_progress.csv").read_text(encoding="utf-8-sig")
+    european = text.replace(",", ";").encode("cp1252")  # no cell holds a comma: a plain swap
+    (workdir.path / "parallel_progress.csv").write_bytes(european)
+    (workdir.path / "parallel_progress.csv.seal").unlink(missing_ok=True)  # as if written by Excel alone
+    result = console.cli("--status")
+    assert result.returncode == 0, result.output
+    assert "the file: it was saved semicolon-separated" in result.output
+    assert (workdir.path / "parallel_progress.csv.bak").read_bytes() == european
+    assert (workdir.path / "parallel_progress.csv").read_bytes().startswith(b"\xef\xbb\xbfjob_id,account,")
 
 
 def test_the_end_of_a_run_warns_that_review_jobs_may_already_be_posted() -> None:
