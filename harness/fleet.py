@@ -226,9 +226,16 @@ class Fleet:
         self.store().seed(new)
         self.job_ids = tuple(j.job_id for j in new)
 
-    def write_accounts(self, apps: dict[str, tuple[str, str]]) -> None:
-        """`accounts.csv`: account -> (app, executor); an empty string leaves the cell to the defaults."""
-        lines = ["account,app,executor", *(f"{a},{app},{ex}" for a, (app, ex) in apps.items())]
+    def write_accounts(
+        self, apps: dict[str, tuple[str, str]], rules: dict[str, tuple[str, str, str]] | None = None
+    ) -> None:
+        """`accounts.csv`: account -> (app, executor), and optionally account -> (timezone, window,
+        min_spacing); an empty string leaves the cell to the defaults."""
+        rules = rules or {}
+        lines = ["account,app,executor,timezone,window,min_spacing"]
+        for account, (app, executor) in apps.items():
+            zone, window, spacing = rules.get(account, ("", "", ""))
+            lines.append(f"{account},{app},{executor},{zone},{window},{spacing}")
         (self.path / "accounts.csv").write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
 
     def mixed_accounts(self, every: int = 2) -> dict[str, tuple[str, str]]:
