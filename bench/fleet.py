@@ -19,7 +19,7 @@ simulated durations) in a tmp folder, like the chaos suite (harness/fleet.py):
 5. executors (bench/executors.py): memory per worker (the worker alone for GeeLark's publishing
    tasks; worker + its Appium server for Appium), the workers one 24 GiB PC holds from that, and
    GeeLark API requests per post for each executor.
-The last line is `ratios: efficiency_8w=<x> phone_minutes_vs_min=<y> status_10k_s=<z>
+The last line is `ratios: efficiency_8w=<x> phone_minutes_vs_min=<y> status_10k_s=<z> status_100k_s=<w>
 rss_mb_task_worker=<a> rss_mb_appium_worker=<b> requests_per_post_task=<c>`.
 """
 
@@ -300,9 +300,10 @@ def is_released(fleet: Fleet, job_id: str | None) -> bool:
 # -- 4. --status ---------------------------------------------------------------------------------
 
 
-def status_times(root: Path, quick: bool) -> float:
+def status_times(root: Path, quick: bool) -> dict[int, float]:
+    """Median wall time of `--status --json` by number of rows."""
     print("4. `parallel-orchestrator --status --json` wall time (interpreter start included)")
-    result = 0.0
+    result: dict[int, float] = {}
     for rows in (1_000, 10_000) if quick else (1_000, 10_000, 100_000):
         folder = root / f"status_{rows}"
         folder.mkdir()
@@ -325,8 +326,7 @@ def status_times(root: Path, quick: bool) -> float:
             assert out.returncode == 0, out.stderr
         median = statistics.median(times)
         print(f"   {rows:>7} rows: median {median:.3f}s (min {min(times):.3f}s, max {max(times):.3f}s)")
-        if rows == 10_000:
-            result = median
+        result[rows] = median
     return result
 
 
@@ -360,7 +360,7 @@ def main() -> int:
     parser.add_argument("--parts", default="1,2,3,4,5", help="which parts to run (default: all)")
     args = parser.parse_args()
     parts = {int(p) for p in args.parts.split(",")}
-    efficiency = cost = status_10k = float("nan")
+    efficiency = cost = status_10k = status_100k = float("nan")
     task_mb = appium_mb = requests_task = float("nan")
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="fleet-bench-") as tmp:
@@ -372,12 +372,14 @@ def main() -> int:
         if 3 in parts:
             recovery(root)
         if 4 in parts:
-            status_10k = status_times(root, args.quick)
+            medians = status_times(root, args.quick)
+            status_10k, status_100k = medians.get(10_000, status_10k), medians.get(100_000, status_100k)
         if 5 in parts:
             task_mb, appium_mb, requests_task = executor_costs(root, args.quick)
     print(f"bench took {time.monotonic() - started:.0f}s")
     ratios = (
         f"efficiency_8w={efficiency:.3f} phone_minutes_vs_min={cost:.3f} status_10k_s={status_10k:.3f}"
+        f" status_100k_s={status_100k:.3f}"
         f" rss_mb_task_worker={task_mb:.1f} rss_mb_appium_worker={appium_mb:.1f}"
         f" requests_per_post_task={requests_task:.1f}"
     )
