@@ -104,6 +104,17 @@ class AccountRules:
             raise ValueError("min_spacing_s must be >= 0")
 
 
+def rules_from_text(*, daily_limit: int, timezone: str, window: str, min_spacing: str) -> AccountRules:
+    """Posting rules from their written form (a config section, cells of the accounts list): an
+    empty timezone or window means none. Raises ValueError saying what is expected."""
+    return AccountRules(
+        daily_limit=daily_limit,
+        timezone=timezone or None,
+        window=PostingWindow.parse(window) if window else None,
+        min_spacing_s=parse_spacing(min_spacing) if min_spacing else 0.0,
+    )
+
+
 @dataclass(frozen=True)
 class PostFacts:
     """What the account's jobs say about its posting, at one instant."""

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from jobqueue import QueuePolicy
-from jobqueue.posting import AccountRules, PostingWindow, parse_spacing
+from jobqueue.posting import AccountRules, rules_from_text
 from jobqueue.roster import AccountDefaults, RosterError, load_roster
 from runtime.settings import ConfigError, Settings, load_settings
 from scheduler.errors import InputError
@@ -64,11 +64,8 @@ def default_rules(settings: Settings) -> AccountRules:
     """The `[accounts]` defaults as posting rules. Raises InputError on a bad window or spacing."""
     a = settings.accounts
     try:
-        return AccountRules(
-            daily_limit=a.daily_limit,
-            timezone=a.timezone or None,
-            window=PostingWindow.parse(a.window) if a.window else None,
-            min_spacing_s=parse_spacing(a.min_spacing),
+        return rules_from_text(
+            daily_limit=a.daily_limit, timezone=a.timezone, window=a.window, min_spacing=a.min_spacing
         )
     except ValueError as exc:
         raise InputError(f"{CONFIG_NAME} [accounts]: {exc}") from None

@@ -25,7 +25,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from jobqueue import BackoffPolicy, Outcome, OutcomeKind, QueuePolicy, Settlement
-from jobqueue.posting import AccountRules, PostingWindow, parse_spacing
+from jobqueue.posting import rules_from_text
 from jobqueue.roster import AccountDefaults, AccountEntry, Roster, load_roster
 from jobqueue.states import ORPHANED_AFTER_CHECKPOINT, RELEASED_AFTER_CHECKPOINT
 from runtime.settings import ConfigError, Settings
@@ -162,11 +162,8 @@ def account_defaults(settings: Settings) -> AccountDefaults:
     """What an empty cell of the accounts list means (`[accounts]`). Raises ConfigError."""
     a = settings.accounts
     try:
-        rules = AccountRules(
-            daily_limit=a.daily_limit,
-            timezone=a.timezone or None,
-            window=PostingWindow.parse(a.window) if a.window else None,
-            min_spacing_s=parse_spacing(a.min_spacing),
+        rules = rules_from_text(
+            daily_limit=a.daily_limit, timezone=a.timezone, window=a.window, min_spacing=a.min_spacing
         )
     except ValueError as exc:
         raise ConfigError(f"[accounts]: {exc}") from None
