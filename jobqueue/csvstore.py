@@ -27,7 +27,7 @@ from jobqueue.claimindex import ClaimIndex
 from jobqueue.csvfile import BOM, ParsedFile, Row, RowReader, empty_file, foreign_format, parse_file, reparse
 from jobqueue.csvrow import Layout, encode_cells, encode_file, job_cells
 from jobqueue.edits import add_edits, add_file_notice
-from jobqueue.errors import CorruptProgressFile, LockTimeout
+from jobqueue.errors import CorruptProgressFile, FileBusy, LockTimeout
 from jobqueue.fileio import REPLACE_RETRY_DELAYS_S, atomic_write, read_bytes, remove_stale_temps
 from jobqueue.journal import Journal, account_entries, edit_entry, job_entry, journal_path, seed_entry
 from jobqueue.model import (
@@ -203,9 +203,13 @@ class CsvJobStore:
             extras,
             self.policy.timezone,
         )
-        stat = atomic_write(
-            self.path, canonical, self.backup_path, self._replace_delays_s, durable=self._durable
-        )
+        try:
+            stat = atomic_write(
+                self.path, canonical, self.backup_path, self._replace_delays_s, durable=self._durable
+            )
+        except FileBusy:  # Excel still holds it: read as saved now, written back by a later write
+            log.warning("%s is open in another program: read as saved, written back later", self.path.name)
+            return data
         record_seal(self.path, canonical, stat)
         what = " and ".join(parsed.foreign)
         why = (

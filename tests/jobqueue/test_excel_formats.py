@@ -81,3 +81,27 @@ def test_a_file_in_neither_encoding_is_refused_with_the_real_cause_and_left_alon
     with pytest.raises(CorruptProgressFile, match=r"neither UTF-8 nor Windows-1252.*CSV UTF-8.*\.bak"):
         CsvJobStore(path, UTC_POLICY).snapshot()
     assert path.read_bytes() == broken
+
+
+def test_a_semicolon_file_still_open_in_excel_is_read_as_saved_and_written_back_later(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "parallel_progress.csv"
+    excel = excel_bytes([row("j0", "a0"), row("j1", "a1")])
+    path.write_bytes(excel)
+    store = CsvJobStore(path, UTC_POLICY, replace_retry_delays_s=(0.001,))
+    real_replace = os.replace
+
+    def denied(source: str | Path, target: str | Path) -> None:
+        if Path(str(target)) == path:
+            raise PermissionError(13, "Permission denied")
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", denied)
+    assert [j.caption for j in store.snapshot().jobs] == [CAPTION, CAPTION]  # status still works
+    assert path.read_bytes() == excel
+    monkeypatch.setattr(os, "replace", real_replace)
+    claim = store.claim_next(1, PID, T0)  # Excel closed: the next write puts it back in our format
+    assert claim is not None
+    assert path.read_bytes().startswith(b"\xef\xbb\xbfjob_id,")
+    assert CsvJobStore(path, UTC_POLICY).snapshot().job("j1") is not None
