@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import io
 import random
 import subprocess
@@ -28,7 +29,9 @@ from harness.fleet import Fleet, interrupt, sigkill, wait_for
 from jobqueue import JobStatus, QueueError
 from jobqueue.outlook import work_outlook
 from runtime.platform import ProcessRef
+from runtime.settings import load_settings
 from tests.chaos.evidence import claimed_rows_per_account
+from worker.contract import load_accounts, queue_policy
 
 AIMED_AFTER_CHECKPOINT = ("checkpoint recorded", "step confirm_publish", "step task_")
 
@@ -350,8 +353,13 @@ def start_run(fleet: Fleet) -> subprocess.Popen[bytes]:
 
 
 def nothing_due(fleet: Fleet) -> bool:
-    outlook = work_outlook(fleet.snapshot(), datetime.now().astimezone(), fleet.store().policy)
-    return outlook.finished()
+    """As the run's own end rule sees it: with the accounts' posting rules (a paced account whose
+    next post is only allowed later does not call for another drain run)."""
+    settings = load_settings(fleet.path / "parallel-orchestrator.toml").settings
+    paths = dataclasses.replace(settings.paths, accounts_file=fleet.path / "accounts.csv")
+    settings = dataclasses.replace(settings, paths=paths)
+    policy = queue_policy(settings, load_accounts(settings))
+    return work_outlook(fleet.snapshot(), datetime.now().astimezone(), policy).finished()
 
 
 def is_dead(ref: ProcessRef) -> bool:
