@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -41,3 +42,17 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
 @pytest.fixture
 def store(make_store: StoreFactory) -> JobStore:
     return make_store(UTC_POLICY)
+
+
+def hold_open_like_excel(monkeypatch: pytest.MonkeyPatch, path: Path) -> Callable[[], None]:
+    """Make every replace of ``path`` fail as on Windows while Excel holds the file open; returns
+    the function that closes it again."""
+    real_replace = os.replace
+
+    def denied(source: str | Path, target: str | Path) -> None:
+        if Path(str(target)) == path:
+            raise PermissionError(13, "Permission denied")
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", denied)
+    return lambda: monkeypatch.setattr(os, "replace", real_replace)

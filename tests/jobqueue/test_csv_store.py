@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from jobqueue import CsvJobStore, FileBusy, JobStatus, NewJob, Outcome, OutcomeKind, QueuePolicy
 from jobqueue.csvrow import SEED_COLUMNS
-from tests.jobqueue.conftest import T0, new_jobs
+from tests.jobqueue.conftest import T0, hold_open_like_excel, new_jobs
 
 POLICY = QueuePolicy(daily_limit=5, timezone="Europe/Berlin")
 BOM = "\ufeff"
@@ -161,17 +161,10 @@ def test_a_file_held_open_by_excel_raises_file_busy_and_loses_nothing(
     store = csv_store(path, replace_retry_delays_s=(0.001, 0.001))
     store.seed(new_jobs(2))
     before = path.read_bytes()
-    real_replace = os.replace
-
-    def denied(source: str | Path, target: str | Path) -> None:
-        if Path(str(target)) == path:
-            raise PermissionError(13, "Permission denied")
-        real_replace(source, target)
-
-    monkeypatch.setattr(os, "replace", denied)
+    close_excel = hold_open_like_excel(monkeypatch, path)
     with pytest.raises(FileBusy, match=r"parallel_progress\.csv.*Excel"):
         store.claim_next(1, 1, T0)
-    monkeypatch.setattr(os, "replace", real_replace)
+    close_excel()
     assert path.read_bytes() == before
     assert not list(tmp_path.glob("*.tmp"))
     assert store.claim_next(1, 1, T0) is not None

@@ -11,7 +11,7 @@ import pytest
 from jobqueue import CorruptProgressFile, CsvJobStore, JobStatus, Outcome, OutcomeKind
 from jobqueue.csvrow import SEED_COLUMNS
 from jobqueue.edits import read_edits
-from tests.jobqueue.conftest import T0, UTC_POLICY
+from tests.jobqueue.conftest import T0, UTC_POLICY, hold_open_like_excel
 
 PID = os.getpid()
 CAPTION = 'Caf\u00e9 "ü"; 5\u20ac, line one\nline two'
@@ -90,17 +90,10 @@ def test_a_semicolon_file_still_open_in_excel_is_read_as_saved_and_written_back_
     excel = excel_bytes([row("j0", "a0"), row("j1", "a1")])
     path.write_bytes(excel)
     store = CsvJobStore(path, UTC_POLICY, replace_retry_delays_s=(0.001,))
-    real_replace = os.replace
-
-    def denied(source: str | Path, target: str | Path) -> None:
-        if Path(str(target)) == path:
-            raise PermissionError(13, "Permission denied")
-        real_replace(source, target)
-
-    monkeypatch.setattr(os, "replace", denied)
+    close_excel = hold_open_like_excel(monkeypatch, path)
     assert [j.caption for j in store.snapshot().jobs] == [CAPTION, CAPTION]  # status still works
     assert path.read_bytes() == excel
-    monkeypatch.setattr(os, "replace", real_replace)
+    close_excel()
     claim = store.claim_next(1, PID, T0)  # Excel closed: the next write puts it back in our format
     assert claim is not None
     assert path.read_bytes().startswith(b"\xef\xbb\xbfjob_id,")
