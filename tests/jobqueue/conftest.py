@@ -1,16 +1,20 @@
-"""Shared fixtures: a fixed clock, policies, and the same store contract over memory and CSV."""
+"""Shared fixtures: a fixed clock, policies, and the same store contract over memory, CSV and
+PostgreSQL."""
 
 from __future__ import annotations
 
 import os
 import random
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from harness.postgres import Cluster, find_bin, start_cluster
 from jobqueue import CsvJobStore, JobStore, MemoryJobStore, NewJob, QueuePolicy
+from jobqueue.pgstore import PostgresJobStore
 
 T0 = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 UTC_POLICY = QueuePolicy(daily_limit=2, timezone="UTC")
@@ -26,17 +30,41 @@ def new_jobs(count: int, accounts: int = 3, prefix: str = "j") -> list[NewJob]:
     ]
 
 
-@pytest.fixture(params=["memory", "csv"])
-def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
-    """Builds a store of the parametrized kind (memory or CSV in tmp_path) for a policy."""
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    """One throwaway PostgreSQL cluster for the session (a fresh database per test). Skipped with
+    the reason where PostgreSQL is not installed, except under CI, where that is a failure."""
+    if find_bin() is None:
+        reason = "PostgreSQL's server programs (initdb, pg_ctl) are not installed"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the PostgreSQL store tests: {reason}")
+        pytest.skip(reason)
+    cluster = start_cluster(Path(tempfile.mkdtemp(prefix="po-pg-")))
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(params=["memory", "csv", "postgres"])
+def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFactory]:
+    """Builds a store of the parametrized kind (memory, CSV in tmp_path, or a fresh PostgreSQL
+    database) for a policy; every store built is closed after the test."""
+    opened: list[PostgresJobStore] = []
+    url = request.getfixturevalue("pg_cluster").new_database() if request.param == "postgres" else ""
 
     def build(policy: QueuePolicy = UTC_POLICY) -> JobStore:
         rng = random.Random(7)
         if request.param == "memory":
             return MemoryJobStore(policy, rng=rng)
+        if request.param == "postgres":
+            opened.append(PostgresJobStore(url, policy, rng=rng, lock_timeout_s=10))
+            return opened[-1]
         return CsvJobStore(tmp_path / "parallel_progress.csv", policy, lock_timeout_s=10, rng=rng)
 
-    return build
+    yield build
+    for store in opened:
+        store.close()
 
 
 @pytest.fixture

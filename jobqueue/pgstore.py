@@ -1,0 +1,288 @@
+"""The job queue in PostgreSQL (psycopg 3): several hosts on one queue, the same rules as the CSV.
+
+Every operation is one transaction that takes the queue's table lock (writers queue up like the
+CSV's file lock; readers are never blocked: ``snapshot`` reads a consistent MVCC snapshot), loads
+the jobs (reused from the previous operation while the queue's version number is unchanged), runs
+the very same ``JobTable`` operation as the CSV and memory stores, and writes back only the rows it
+changed, the accounts' state and the journal entries (the ``po_history`` table), then bumps the
+version. The database holds what must never break on its own: a partial unique index allows one
+claimed job per account, whatever the code above it does.
+
+Rows keep the progress file's cells (``jobqueue.csvrow``): one encoding for both stores, so
+``export-csv`` and ``import-csv`` are exact.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from jobqueue.csvrow import Layout, RowDecoder, job_cells
+from jobqueue.csvstore import journal_entries
+from jobqueue.errors import QueueError
+from jobqueue.model import (
+    AccountsState,
+    Claim,
+    Job,
+    JobStatus,
+    NewJob,
+    Outcome,
+    QueueSnapshot,
+    SeedResult,
+    Settlement,
+)
+from jobqueue.policy import QueuePolicy
+from jobqueue.sidecar import decode_accounts, encode_accounts
+from jobqueue.store import DEFAULT_REQUEUE
+from jobqueue.table import JobTable
+
+if TYPE_CHECKING:
+    import psycopg
+
+T = TypeVar("T")
+SCHEMA_VERSION = 1
+ACCOUNTS_WHERE = Path("po_meta.accounts")  # names the place in errors about the accounts' state
+LAYOUT = Layout.default()
+
+
+class SchemaTooNew(QueueError):
+    """The database was set up by a newer version of this program."""
+
+    def __init__(self, found: int) -> None:
+        super().__init__(
+            f"the queue database has schema version {found}, this program knows up to {SCHEMA_VERSION}:"
+            " update parallel-orchestrator on this PC (every host must run the same version)"
+        )
+
+
+def migrations() -> list[tuple[int, str]]:
+    """The numbered SQL migrations shipped with the package, in order."""
+    folder = resources.files("jobqueue") / "migrations"
+    found = []
+    for entry in folder.iterdir():
+        name = entry.name
+        if name.endswith(".sql") and name[:4].isdigit():
+            found.append((int(name[:4]), entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+def migrate(conn: psycopg.Connection[Any]) -> int:
+    """Apply the migrations the database lacks, in one transaction; returns the version.
+    Raises SchemaTooNew for a database newer than this code."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(7420001)")  # two hosts starting at once
+        conn.execute("CREATE TABLE IF NOT EXISTS po_schema (version integer NOT NULL)")
+        row = conn.execute("SELECT max(version) FROM po_schema").fetchone()
+        current = int(row[0]) if row and row[0] is not None else 0
+        if current > SCHEMA_VERSION:
+            raise SchemaTooNew(current)
+        for number, sql in migrations():
+            if number > current:
+                conn.execute(sql.encode("utf-8"))
+                conn.execute("INSERT INTO po_schema (version) VALUES (%s)", (number,))
+                current = number
+    return current
+
+
+@dataclass
+class _Cache:
+    version: int
+    positions: list[int]  # the row's position column, in order
+    jobs: list[Job]
+
+
+class PostgresJobStore:
+    """A ``JobStore`` in a PostgreSQL database (``url``: a libpq connection string or URL)."""
+
+    def __init__(
+        self,
+        url: str,
+        policy: QueuePolicy | None = None,
+        *,
+        rng: random.Random | None = None,
+        lock_timeout_s: float = 30.0,
+        connect: Callable[[str], psycopg.Connection[Any]] | None = None,
+    ) -> None:
+        self._url = url
+        self._policy = policy or QueuePolicy()
+        self._rng = rng or random.Random()
+        self._lock_timeout_ms = int(lock_timeout_s * 1000)
+        self._connect = connect or _connect
+        self._thread_lock = threading.RLock()
+        self._conn: psycopg.Connection[Any] | None = None
+        self._cache: _Cache | None = None
+        self._decode = RowDecoder(LAYOUT, self._policy.timezone, self._policy.default_max_attempts)
+
+    @property
+    def policy(self) -> QueuePolicy:
+        return self._policy
+
+    def close(self) -> None:
+        with self._thread_lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    # -- plumbing ---------------------------------------------------------------------------------
+    def _connection(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.closed:
+            conn = self._connect(self._url)
+            migrate(conn)
+            self._conn = conn
+        return self._conn
+
+    def _job(self, cells: Sequence[str]) -> Job:
+        return self._decode(cells)[0]
+
+    def _load(self, conn: psycopg.Connection[Any]) -> tuple[_Cache, AccountsState]:
+        row = conn.execute("SELECT version, accounts FROM po_meta WHERE id = 1").fetchone()
+        version = int(row[0]) if row else 0
+        accounts = decode_accounts(row[1].encode("utf-8"), ACCOUNTS_WHERE) if row else AccountsState()
+        cache = self._cache
+        if cache is None or cache.version != version:
+            rows = conn.execute("SELECT position, cells FROM po_jobs ORDER BY position").fetchall()
+            cache = _Cache(version, [int(r[0]) for r in rows], [self._job(r[1]) for r in rows])
+        return cache, accounts
+
+    def _operate(self, name: str, operation: Callable[[JobTable], T]) -> T:
+        with self._thread_lock:
+            conn = self._connection()
+            try:
+                with conn.transaction():
+                    conn.execute(f"SET LOCAL lock_timeout = {self._lock_timeout_ms}")
+                    conn.execute("LOCK TABLE po_jobs IN SHARE ROW EXCLUSIVE MODE")
+                    cache, accounts = self._load(conn)
+                    jobs = list(cache.jobs)
+                    table = JobTable(jobs, accounts, self._policy, self._rng)
+                    accounts_before = table.accounts
+                    result = operation(table)
+                    if table.changed or table.accounts_changed:
+                        cache = self._write(conn, cache, table, name, accounts_before)
+            except BaseException:
+                self._cache = None
+                raise
+            self._cache = cache
+            return result
+
+    def _write(
+        self,
+        conn: psycopg.Connection[Any],
+        cache: _Cache,
+        table: JobTable,
+        name: str,
+        accounts_before: AccountsState,
+    ) -> _Cache:
+        positions = list(cache.positions)
+        changed = sorted(table.changed)
+        # rows that stop being claimed first: the one-claim-per-account index is checked per row
+        changed.sort(key=lambda p: table.jobs[p].status is JobStatus.CLAIMED)
+        tz = self._policy.timezone
+        for p in changed:
+            job = table.jobs[p]
+            cells = job_cells(job, (), LAYOUT, tz)
+            if p < len(positions):
+                conn.execute(
+                    "UPDATE po_jobs SET account = %s, status = %s, cells = %s WHERE position = %s",
+                    (job.account, job.status.value, cells, positions[p]),
+                )
+            else:
+                row = conn.execute(
+                    "INSERT INTO po_jobs (job_id, account, status, cells) VALUES (%s, %s, %s, %s)"
+                    " RETURNING position",
+                    (job.job_id, job.account, job.status.value, cells),
+                ).fetchone()
+                assert row is not None
+                positions.append(int(row[0]))
+        accounts_text = encode_accounts(table.accounts).decode("utf-8")
+        row = conn.execute(
+            "UPDATE po_meta SET version = version + 1, accounts = %s WHERE id = 1 RETURNING version",
+            (accounts_text,),
+        ).fetchone()
+        assert row is not None
+        entries = journal_entries(name, table, accounts_before)
+        for entry in entries:
+            conn.execute("INSERT INTO po_history (entry) VALUES (%s)", (json.dumps(entry),))
+        return _Cache(int(row[0]), positions, list(table.jobs))
+
+    # -- the JobStore protocol ---------------------------------------------------------------------
+    def claim_next(
+        self, worker_id: int, worker_pid: int, now: datetime, prefer_account: str | None = None
+    ) -> Claim | None:
+        return self._operate("claim", lambda t: t.claim_next(worker_id, worker_pid, now, prefer_account))
+
+    def checkpoint(self, claim: Claim, now: datetime, external_id: str = "") -> None:
+        self._operate("checkpoint", lambda t: t.checkpoint(claim, now, external_id))
+
+    def attach_external_id(self, claim: Claim, external_id: str, now: datetime) -> Job:
+        return self._operate("attach_external_id", lambda t: t.attach_external_id(claim, external_id))
+
+    def withdraw_checkpoint(self, claim: Claim, now: datetime) -> Job:
+        return self._operate("withdraw_checkpoint", lambda t: t.withdraw_checkpoint(claim))
+
+    def settle_review(
+        self, job_id: str, settlement: Settlement, now: datetime, *, expect_external_id: str
+    ) -> Job | None:
+        return self._operate(
+            "settle_review",
+            lambda t: t.settle_review(job_id, settlement, now, expect_external_id=expect_external_id),
+        )
+
+    def record(self, claim: Claim, outcome: Outcome, now: datetime) -> Job:
+        return self._operate("record", lambda t: t.record(claim, outcome, now))
+
+    def release(self, claim: Claim, now: datetime, reason: str) -> Job:
+        return self._operate("release", lambda t: t.release(claim, now, reason))
+
+    def recover_orphans(self, is_alive: Callable[[int, int], bool], now: datetime) -> list[Job]:
+        return self._operate("recover_orphans", lambda t: t.recover_orphans(is_alive, now))
+
+    def has_due_job(self, account: str, now: datetime) -> bool:
+        return self._operate("has_due_job", lambda t: t.has_due_job(account, now))
+
+    def seed(self, jobs: Iterable[NewJob]) -> SeedResult:
+        new = list(jobs)
+        return self._operate("seed", lambda t: t.seed(new))
+
+    def requeue(
+        self, job_ids: Sequence[str] | None, statuses: Collection[JobStatus] = DEFAULT_REQUEUE
+    ) -> list[Job]:
+        return self._operate("requeue", lambda t: t.requeue(job_ids, statuses))
+
+    def cancel_account(self, account: str, reason: str, now: datetime) -> list[Job]:
+        return self._operate("cancel_account", lambda t: t.cancel_account(account, reason, now))
+
+    def update_captions(self, captions: Mapping[str, str]) -> tuple[list[Job], list[Job]]:
+        return self._operate("update_captions", lambda t: t.update_captions(captions))
+
+    def block_account(self, account: str, reason: str, job_id: str, now: datetime) -> None:
+        self._operate("block_account", lambda t: t.block_account(account, reason, job_id, now))
+
+    def unblock_account(self, account: str) -> bool:
+        return self._operate("unblock_account", lambda t: t.unblock_account(account))
+
+    def snapshot(self) -> QueueSnapshot:
+        """The jobs and accounts' state as of one moment (never waits for a writer)."""
+        with self._thread_lock:
+            conn = self._connection()
+            try:
+                with conn.transaction():
+                    conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                    cache, accounts = self._load(conn)
+            except BaseException:
+                self._cache = None
+                raise
+            self._cache = cache
+            return QueueSnapshot(tuple(cache.jobs), accounts)
+
+
+def _connect(url: str) -> psycopg.Connection[Any]:
+    import psycopg
+
+    return psycopg.connect(url, autocommit=True)
