@@ -12,9 +12,9 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
-from geelark.client import GeeLarkClient
-from geelark.errors import GeeLarkError, Interrupted
+from geelark.errors import GeeLarkError, Interrupted, WaitTimeout
 from jobqueue import Claim, LostClaim, Outcome
 from runtime.ports import PortInUse
 from worker.classify import classify, cloud_unreachable, describe
@@ -42,13 +42,28 @@ class AttemptResult:
     claiming_refused: str = ""  # GeeLark refused new work for the account: the run stops claiming
 
 
-def geelark_answers(client: GeeLarkClient) -> bool:
+class Probe(Protocol):
+    """What the outage probe uses of the GeeLark client."""
+
+    def list_phones(self, page: int = ..., page_size: int = ...) -> Any: ...
+
+
+def geelark_answers(client: Probe) -> bool:
     """One cheap call (the first page of phones): does GeeLark answer at all?"""
     try:
         client.list_phones(page=1, page_size=1)
     except GeeLarkError as exc:
         return not cloud_unreachable(exc)
     return True
+
+
+def cloud_down(exc: BaseException, client: Probe) -> bool:
+    """Did an attempt fail because GeeLark is unreachable? A transport failure says so; a GeeLark
+    wait that ran out (an upload, a boot) may have watched an outage begin: one cheap request
+    decides (a job is never charged for GeeLark's own outage)."""
+    if cloud_unreachable(exc):
+        return True
+    return isinstance(exc, WaitTimeout) and not geelark_answers(client)
 
 
 class JobAttempt:
@@ -102,7 +117,7 @@ class JobAttempt:
                 log.error("claim lost (recovered by someone else): dropping the job at once")
                 return AttemptResult(None, self.checkpointed, lost_claim=True)
             except Exception as exc:
-                if cloud_unreachable(exc) and not self.checkpointed:
+                if not self.checkpointed and cloud_down(exc, self.rig.client):
                     log.warning(
                         "GeeLark does not answer: %s; the job waits for it, no attempt used", describe(exc)
                     )
