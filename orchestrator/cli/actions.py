@@ -68,9 +68,10 @@ def watch_status(settings: Settings, *, plain: bool) -> ExitCode:
 
     stop = StopSignals()
     install_stop_handlers(stop.on_signal)
+    store = open_store(settings)  # kept: each refresh re-reads only the rows that changed
 
     def fetch() -> FleetView:
-        fleet = current_status(settings, now_local(), meter=simulator_meter).fleet
+        fleet = current_status(settings, now_local(), meter=simulator_meter, store=store).fleet
         assert fleet is not None  # build_status always makes one
         return fleet
 

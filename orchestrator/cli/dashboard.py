@@ -9,9 +9,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
+from jobqueue import CsvJobStore
 from orchestrator.adapters.geelark_api import simulator_meter
 from orchestrator.adapters.queue_commands import RequeueResult, UnblockResult, requeue, unblock
+from orchestrator.adapters.queue_store import open_store
 from orchestrator.cli import console
 from orchestrator.errors import OperatorMistake
 from orchestrator.views.status_probe import current_status
@@ -56,10 +59,11 @@ class FolderActions:
         return {"stop": "done", "complete": result.complete, "lines": console.stop_all_lines(result)}
 
 
-def folder_status(settings: Settings) -> StatusReport:
+def folder_status(settings: Settings, store: CsvJobStore | None = None) -> StatusReport:
     """The status document the dashboard shows (GeeLark itself is not asked: a page refreshing
-    every two seconds would eat the workers' request budget; a simulated run's meter is read)."""
-    return current_status(settings, now_local(), meter=simulator_meter)
+    every two seconds would eat the workers' request budget; a simulated run's meter is read).
+    `store`: kept between refreshes, it re-reads only the rows that changed since the last one."""
+    return current_status(settings, now_local(), meter=simulator_meter, store=store)
 
 
 def make_server(settings: Settings, *, host: str, port: int) -> DashboardServer:
@@ -68,7 +72,7 @@ def make_server(settings: Settings, *, host: str, port: int) -> DashboardServer:
     token = settings.dashboard.token
     register_secret(token)
     app = dashboard_app(
-        lambda: folder_status(settings),
+        partial(folder_status, settings, open_store(settings)),
         logs_dir=settings.paths.logs_dir,
         token=token,
         actions=FolderActions(settings),

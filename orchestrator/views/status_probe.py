@@ -9,6 +9,7 @@ from datetime import datetime
 
 from geelark.errors import GeeLarkError
 from geelark.ratelimit import recent_requests
+from jobqueue import CsvJobStore
 from jobqueue.edits import read_edits
 from orchestrator.adapters.geelark_api import (
     SimulatorMeter,
@@ -35,15 +36,18 @@ def current_status(
     phones_probe: Callable[[set[str]], PhonesView] | None = None,
     *,
     meter: Callable[[str | None], SimulatorMeter | None] | None = None,
+    store: CsvJobStore | None = None,
 ) -> StatusReport:
     """The status of this working folder, with or without an active run. Never waits on GeeLark
     longer than the probe's own short timeout; raises the queue's errors (corrupt / busy file).
 
     `phones_probe(ours)` asks GeeLark; `ours` holds the project's account names and ledger phone ids.
     `meter(simulator_url)`: the billed minutes of a simulated run without asking for its phones.
+    `store`: one kept between refreshes (`--status --watch`, the dashboard) re-reads only the rows
+    that changed since its last read.
     """
     run_dir = RunDir(settings.paths.runtime_dir)
-    store = open_store(settings)
+    store = store or open_store(settings)
     started = time.perf_counter()
     snapshot = store.snapshot()
     read_s = time.perf_counter() - started

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from jobqueue import JobStatus, QueuePolicy, QueueSnapshot
+import pytest
+
+from jobqueue import JobStatus, Outcome, OutcomeKind, QueuePolicy, QueueSnapshot
 from jobqueue.outlook import work_outlook
+from orchestrator.adapters.queue_store import open_store
 from orchestrator.cli.render import status_lines
 from orchestrator.jsonable import dumps
 from orchestrator.views.progress import progress_line, progress_view
 from orchestrator.views.report import RunEnd, build_report, find_job_logs, summary_text
+from orchestrator.views.status_probe import current_status
 from orchestrator.views.status_report import StatusReport, build_status
+from runtime.settings import load_settings
 from runtime.state import Heartbeat
+from tests.orchestrator.conftest import Workdir
 from tests.orchestrator.factories import NOW, claimed, done, job, snapshot
 from worker.evidence import AttemptLog
 
@@ -158,3 +164,20 @@ def test_a_job_failed_by_hand_without_any_time_is_listed_not_a_crash() -> None:
     by_hand = job("hand", "a1", JobStatus.FAILED)  # an operator set it in Excel: no claimed/completed time
     report = status_of(snapshot(by_hand, done("d", "a2", JobStatus.FAILED)))
     assert {f.job_id for g in report.failures for f in g.recent} == {"hand", "d"}
+
+
+def test_a_store_kept_between_refreshes_sees_every_change(
+    workdir: Workdir, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workdir.seed(jobs=3, accounts=3)
+    monkeypatch.chdir(workdir.path)
+    settings = load_settings(None).settings
+    kept = open_store(settings)
+    first = current_status(settings, datetime.now(UTC), store=kept)
+    assert first.counts["pending"] == 3
+    other = workdir.store()  # a worker's write, made by another store
+    claim = other.claim_next(0, 1, datetime.now(UTC))
+    assert claim is not None
+    other.record(claim, Outcome(OutcomeKind.SUCCESS), datetime.now(UTC))
+    second = current_status(settings, datetime.now(UTC), store=kept)
+    assert (second.counts["pending"], second.counts["success"]) == (2, 1)
