@@ -88,8 +88,8 @@ class Pacing:
 
 def pacing(accounts: tuple[str, ...], now: datetime) -> dict[str, Pacing]:
     """Four accounts (two per executor) with a spacing, two with a window opening at the next whole
-    minute at least a minute away."""
-    opens = (now + timedelta(seconds=60)).replace(second=0, microsecond=0) + timedelta(minutes=1)
+    minute at least 20 s away (20-80 s into the run)."""
+    opens = (now + timedelta(seconds=20)).replace(second=0, microsecond=0) + timedelta(minutes=1)
     spaced = {a: Pacing(spacing_s=SPACING_S) for a in accounts[:4]}
     return {**spaced, **{a: Pacing(opens_at=opens) for a in accounts[4:6]}}
 
@@ -362,9 +362,17 @@ def test_paced_accounts_kept_their_spacing_and_window_under_fire(chaos: ChaosOut
                 posts[e["job"]] = at
             else:  # settled as not posted, or requeued: no longer a post for the rule
                 posts.pop(e["job"], None)
-    # the rules were exercised: every paced account was claimed (the windowed ones once open), and
-    # spacing stood between posts (four spaced accounts: all blocked at their first post is ~1e-5)
-    assert all(claims[a] >= 1 for a in chaos.paced) and gaps_checked >= 1, (claims, gaps_checked)
+    # The rules were exercised: spacing stood between posts (four spaced accounts: all blocked at
+    # their first post is ~1e-5); a windowed account was claimed once open, if the fleet still
+    # claimed well after that (the claim rule serves accounts with fewer posts today first).
+    assert all(claims[a] >= 1 for a, r in chaos.paced.items() if r.spacing_s) and gaps_checked >= 1
+    opened = min(r.opens_at for r in chaos.paced.values() if r.opens_at is not None)
+    claimed_late = any(
+        e.get("op") == "claim" and datetime.fromisoformat(e["at"]) > opened + timedelta(seconds=45)
+        for e in entries
+    )
+    windowed = [a for a, r in chaos.paced.items() if r.opens_at is not None]
+    assert not claimed_late or all(claims[a] >= 1 for a in windowed), (claims, opened)
     assert chaos.record.runs[-1].how == "drain"
     assert chaos.record.runs[-1].exit_code in (0, 1)
 
