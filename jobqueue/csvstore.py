@@ -9,6 +9,7 @@ changed rows and replaces the whole file atomically (``fileio.atomic_write``).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import random
@@ -26,6 +27,9 @@ import filelock
 from jobqueue.claimindex import ClaimIndex
 from jobqueue.csvfile import BOM, ParsedFile, Row, RowReader, empty_file, foreign_format, parse_file, reparse
 from jobqueue.csvrow import Layout, encode_cells, encode_file, job_cells
+from jobqueue.digest import QueueDigest, digest_key, digest_of, expand
+from jobqueue.digest import decode as decode_digest
+from jobqueue.digest import encode as encode_digest
 from jobqueue.edits import add_edits, add_file_notice
 from jobqueue.errors import CorruptProgressFile, FileBusy, LockTimeout
 from jobqueue.fileio import REPLACE_RETRY_DELAYS_S, atomic_write, read_bytes, remove_stale_temps
@@ -44,6 +48,7 @@ from jobqueue.model import (
 from jobqueue.policy import QueuePolicy
 from jobqueue.reconcile import reconcile
 from jobqueue.seal import Seal, changed_outside, read_seal, record_seal, reference_version
+from jobqueue.seal import digest as seal_digest
 from jobqueue.sidecar import decode_accounts, encode_accounts, sidecar_path
 from jobqueue.store import DEFAULT_REQUEUE
 from jobqueue.table import JobTable
@@ -396,6 +401,47 @@ class CsvJobStore:
     def unblock_account(self, account: str) -> bool:
         """Lift a block or cooldown; False if the account had neither."""
         return self._operate("unblock_account", lambda t: t.unblock_account(account))
+
+    def view_snapshot(self, cache: Path, now: datetime, started_at: datetime | None) -> QueueSnapshot:
+        """A snapshot for views (``--status``) at ``now`` of the run started at ``started_at``: the
+        jobs no view tells apart come as one object repeated (``jobqueue.digest``), read from the
+        ``cache`` file when it describes the file as the queue last wrote it. Otherwise the file is
+        read as ``snapshot`` does and the cache rewritten (best effort). Not for claims or edits."""
+        with self._locked():
+            found = self._cached_digest(cache)
+            if found is not None:
+                accounts = decode_accounts(read_bytes(self.accounts_path), self.accounts_path)
+                return QueueSnapshot(expand(found, now, started_at, self.policy), accounts)
+            data, accounts_data = self._read_checked()
+        with self._thread_lock:
+            try:
+                cached = self._refresh(data, accounts_data)
+            except BaseException:
+                self._cache = None
+                raise
+            snap = QueueSnapshot(tuple(cached.jobs), cached.accounts)
+        if data is not None:
+            key = digest_key(seal_digest(data), self.policy.timezone, self.policy.default_max_attempts)
+            with contextlib.suppress(OSError, FileBusy):
+                cache.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write(cache, encode_digest(digest_of(snap.jobs, key)), durable=False)
+        return snap
+
+    def _cached_digest(self, cache: Path) -> QueueDigest | None:
+        """The cache's digest if the progress file is, by its seal, the one the digest was made from."""
+        seal = read_seal(self.path)
+        if seal is None:
+            return None
+        try:
+            stat = self.path.stat()
+        except OSError:
+            return None
+        if (stat.st_size, stat.st_mtime_ns, stat.st_ino) != (seal.size, seal.mtime_ns, seal.inode):
+            return None
+        data = read_bytes(cache)
+        found = decode_digest(data) if data is not None else None
+        key = digest_key(seal.digest, self.policy.timezone, self.policy.default_max_attempts)
+        return found if found is not None and found.key == key else None
 
     def snapshot(self) -> QueueSnapshot:
         """The jobs and accounts' state; holds the lock only while reading the two files."""

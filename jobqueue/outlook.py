@@ -143,10 +143,14 @@ def accounts_outlook(
     gates = {a: account_gate(a, f, snapshot.accounts, now, policy) for a, f in facts.items()}
     waiting: Counter[str] = Counter()
     next_due: dict[str, datetime] = {}
+    last: Job | None = None
     for job in snapshot.jobs:
         if job.status not in WAITING or job.account not in gates:
             continue
         waiting[job.account] += 1
+        if job is last:  # the same job object again (``jobqueue.digest``): judged already
+            continue
+        last = job
         at = job_due_at(job, gates[job.account], now)
         if at is not None and (job.account not in next_due or at < next_due[job.account]):
             next_due[job.account] = at

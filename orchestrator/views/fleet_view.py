@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from jobqueue.gate import Gate
 from jobqueue.model import Job, JobStatus, QueueSnapshot
 from jobqueue.policy import QueuePolicy
 from orchestrator.views.phone_use import PhoneUse
@@ -252,10 +253,12 @@ def fleet_view(
     phones: PhoneUse | None = None,
     simulate: bool = False,
     follow: bool = False,
+    gates: Mapping[str, Gate] | None = None,
 ) -> FleetView:
     """The whole view. `started_at`: the active run's start (None: no run; every job counts).
-    `supervised`: the run engine's slots (only the run itself knows them)."""
-    progress = progress_view(snapshot, now, policy=policy, started_at=started_at)
+    `supervised`: the run engine's slots (only the run itself knows them). `gates`: the accounts'
+    gates at `now`, when the caller has them already."""
+    progress = progress_view(snapshot, now, policy=policy, started_at=started_at, gates=gates)
     holding, erred = jobs_by_worker(snapshot.jobs)
     slots = supervised or {}
     ids = sorted(set(slots) | set(heartbeats))

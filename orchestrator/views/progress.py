@@ -9,6 +9,7 @@ The line, the live table and the batch report count the same jobs: those of the 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -106,15 +107,20 @@ def wait_kind(job: Job, gate: Gate | None, now: datetime) -> tuple[WaitKind, dat
     return WaitKind.DUE, None
 
 
-def wait_groups(jobs: list[Job], gates: dict[str, Gate], now: datetime) -> tuple[WaitGroup, ...]:
+def wait_groups(jobs: list[Job], gates: Mapping[str, Gate], now: datetime) -> tuple[WaitGroup, ...]:
     """The waiting jobs grouped by why they wait, each group with its earliest opening."""
     counts: Counter[WaitKind] = Counter()
     until: dict[WaitKind, datetime] = {}
+    last: tuple[Job, WaitKind] | None = None
     for job in jobs:
         if job.status not in WAITING:
             continue
+        if last is not None and job is last[0]:  # the same job object again (``jobqueue.digest``)
+            counts[last[1]] += 1
+            continue
         kind, at = wait_kind(job, gates.get(job.account) if job.account else None, now)
         counts[kind] += 1
+        last = (job, kind)
         if at is not None and (kind not in until or at < until[kind]):
             until[kind] = at
     return tuple(WaitGroup(kind, counts[kind], until.get(kind)) for kind in WaitKind if counts[kind])
@@ -126,8 +132,10 @@ def progress_view(
     *,
     policy: QueuePolicy | None = None,
     started_at: datetime | None = None,
+    gates: Mapping[str, Gate] | None = None,
 ) -> ProgressView:
-    """Counts and the claimed jobs (oldest first) of the run's jobs; with `policy`, why jobs wait."""
+    """Counts and the claimed jobs (oldest first) of the run's jobs; with `policy`, why jobs wait.
+    `gates`: the accounts' gates at `now` when the caller has them already."""
     jobs = [j for j in snapshot.jobs if in_run(j, started_at)]
     counts = Counter(j.status for j in jobs)
     active = sorted(
@@ -143,7 +151,9 @@ def progress_view(
         ),
         key=lambda a: -a.age_s,
     )
-    groups = wait_groups(jobs, account_gates(snapshot, now, policy), now) if policy is not None else ()
+    if gates is None and policy is not None:
+        gates = account_gates(snapshot, now, policy)
+    groups = wait_groups(jobs, gates, now) if gates is not None else ()
     return ProgressView(
         total=len(jobs),
         success=counts[JobStatus.SUCCESS],

@@ -28,6 +28,7 @@ from runtime.state import RunDir, RunInfo
 from worker.contract import load_accounts
 
 RECENT_EDITS = 10
+STATUS_DIGEST = "status-digest.bin"  # in the runtime folder: the queue's digest for one-shot --status
 
 
 def current_status(
@@ -47,11 +48,16 @@ def current_status(
     that changed since its last read.
     """
     run_dir = RunDir(settings.paths.runtime_dir)
-    store = store or open_store(settings)
-    started = time.perf_counter()
-    snapshot = store.snapshot()
-    read_s = time.perf_counter() - started
     run = run_dir.live_run()
+    started = time.perf_counter()
+    if store is None:
+        store = open_store(settings)
+        snapshot = store.view_snapshot(
+            run_dir.root / STATUS_DIGEST, now, run.started_at if run is not None else None
+        )
+    else:
+        snapshot = store.snapshot()
+    read_s = time.perf_counter() - started
     heartbeats = run_dir.read_heartbeats() if run_dir.workers_dir.is_dir() else {}
     alive = {wid for wid, hb in heartbeats.items() if hb.process.is_alive()}
     ours = {j.account for j in snapshot.jobs if j.account} | set(run_dir.phones_left_running())

@@ -183,12 +183,16 @@ def build_accounts(
     policy: QueuePolicy,
     executors: Mapping[str, str] | None = None,
     default_executor: str = "appium",
+    outlook: Mapping[str, AccountOutlook] | None = None,
 ) -> tuple[AccountStatus, ...]:
     """Per account: done today / limit, what holds it back, when it can next post (the queue's
-    outlook), and its executor (`executors` by account, else `default_executor`)."""
+    `outlook`, computed here unless given), and its executor (`executors` by account, else
+    `default_executor`)."""
     executors = executors or {}
     out = []
-    for account, view in accounts_outlook(snapshot, now, policy).items():
+    if outlook is None:
+        outlook = accounts_outlook(snapshot, now, policy)
+    for account, view in outlook.items():
         block = snapshot.blocked.get(account)
         cooldown = snapshot.cooldowns.get(account)
         if block is not None:
@@ -316,7 +320,8 @@ def build_status(
     default_executor: str = "appium",
 ) -> StatusReport:
     """The whole report; every input is plain data gathered by the caller."""
-    accounts = build_accounts(snapshot, now, policy, executors, default_executor)
+    outlook = accounts_outlook(snapshot, now, policy)
+    accounts = build_accounts(snapshot, now, policy, executors, default_executor, outlook)
     started_at = run.started_at if run is not None and run_active else None
     return StatusReport(
         generated_at=now,
@@ -347,6 +352,7 @@ def build_status(
             alive=alive_workers,
             phones=phone_use,
             simulate=bool(run and run.simulate and run_active),
+            gates={account: view.gate for account, view in outlook.items()},
         ),
         attempts=attempt_totals(snapshot),
         geelark=geelark,
