@@ -9,6 +9,7 @@ from jobqueue.csvstore import CsvJobStore
 from jobqueue.daily import day_bounds, local_day, successes_on_day
 from jobqueue.errors import (
     CorruptProgressFile,
+    DuplicateJobs,
     FileBusy,
     IllegalTransition,
     LockTimeout,
@@ -41,6 +42,7 @@ __all__ = [
     "Claim",
     "CorruptProgressFile",
     "CsvJobStore",
+    "DuplicateJobs",
     "FileBusy",
     "IllegalTransition",
     "Job",

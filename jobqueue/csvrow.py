@@ -36,10 +36,11 @@ SEED_COLUMNS = (
 )  # fmt: skip
 STORE_COLUMNS = (
     "claim_token", "worker_pid", "checkpoint_at", "infra_attempts", "external_id", "post_url", "not_before",
+    "host",
 )  # fmt: skip
 TEXT_COLUMNS = (
     "job_id", "account", "video_path", "caption", "error", "error_type", "claim_token",
-    "external_id", "post_url",
+    "external_id", "post_url", "host",
 )  # fmt: skip
 TIME_COLUMNS = ("claimed_at", "completed_at", "retry_at", "checkpoint_at", "not_before")
 INT_COLUMNS = ("worker_id", "attempts", "max_attempts", "worker_pid", "infra_attempts")
@@ -203,7 +204,7 @@ class RowDecoder:
             raise RowError("", f"{len(cells)} cells but the header has {self.file_width} columns")
         if len(cells) < self.width:
             cells = [*cells, *[""] * (self.width - len(cells))]
-        job_id, account, video_path, caption, error, error_type, claim_token, external_id, post_url = [
+        job_id, account, video_path, caption, error, error_type, claim_token, external_id, post_url, host = [
             cell[1:] if cell[:1] == "'" else cell for cell in self.texts(cells)
         ]
         if not job_id.strip():
@@ -234,6 +235,7 @@ class RowDecoder:
             not_before=_parse_time("not_before", not_before, tz) if not_before else None,
             external_id=external_id,
             post_url=post_url,
+            host=host,
         )
         extras = self.extra_positions
         return job, tuple([cells[i] for i in extras]) if extras else ()

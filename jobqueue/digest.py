@@ -102,7 +102,14 @@ def digest_of(jobs: Iterable[Job], key: str) -> QueueDigest:
     posted: dict[tuple[Any, ...], tuple[Job, list[Times]]] = {}
     for job in jobs:
         if _is_plain_pending(job):
-            group = (job.account, job.attempts, job.max_attempts, job.infra_attempts, job.not_before)
+            group = (
+                job.account,
+                job.attempts,
+                job.max_attempts,
+                job.infra_attempts,
+                job.not_before,
+                job.host,
+            )
             if group in pending:
                 pending[group][1] += 1
             else:

@@ -60,6 +60,18 @@ class IllegalTransition(QueueError):
         super().__init__(f"job {job_id!r}: illegal transition {from_status} -> {to_status}")
 
 
+class DuplicateJobs(QueueError):
+    """Jobs to take over (``import-csv``) whose ids the queue already has: nothing was added."""
+
+    def __init__(self, job_ids: list[str]) -> None:
+        self.job_ids = job_ids
+        shown = ", ".join(job_ids[:5]) + (f" and {len(job_ids) - 5} more" if len(job_ids) > 5 else "")
+        super().__init__(
+            f"{len(job_ids)} job id(s) are already in the queue (or twice in the file): {shown};"
+            " nothing was imported (importing them would duplicate jobs: a post could go out twice)"
+        )
+
+
 class UnknownJob(QueueError):
     """An operator command named job ids that are not in the queue."""
 

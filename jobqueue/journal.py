@@ -40,8 +40,9 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def job_entry(op: str, job: Job) -> dict[str, Any]:
-    """What one changed job looks like in the journal (no caption, no video path)."""
-    return {
+    """What one changed job looks like in the journal (no caption, no video path; the PC that
+    claimed it when it names one)."""
+    entry = {
         "op": op,
         "job": job.job_id,
         "account": job.account,
@@ -55,6 +56,9 @@ def job_entry(op: str, job: Job) -> dict[str, Any]:
         "retry_at": _iso(job.retry_at),
         "error_type": job.error_type,
     }
+    if job.host:
+        entry["host"] = job.host
+    return entry
 
 
 def edit_entry(kept: Kept) -> dict[str, Any]:

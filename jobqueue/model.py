@@ -51,7 +51,8 @@ class Job:
     INFRASTRUCTURE outcomes (bounded by the policy's infra budget). ``claim_token``,
     ``worker_pid`` and ``checkpoint_at`` describe the current claim and are store-only columns.
     ``external_id`` names what the irreversible step made outside (a GeeLark task: its name until
-    its id is known, then the id); ``post_url`` is the published post's link when known.
+    its id is known, then the id); ``post_url`` is the published post's link when known. ``host``
+    names the PC whose worker claimed it (several PCs on one PostgreSQL queue).
     """
 
     job_id: str
@@ -74,6 +75,7 @@ class Job:
     not_before: datetime | None = None  # the plan's earliest time (posting-scheduler spreads posts)
     external_id: str = ""
     post_url: str = ""
+    host: str = ""  # the PC whose worker claimed it last ([queue] host; "" for a one-PC CSV queue)
 
 
 @dataclass(frozen=True)

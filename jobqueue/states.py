@@ -43,7 +43,7 @@ def _unclaimed(job: Job, **changes: object) -> Job:
     return replace(job, claim_token="", worker_pid=None, checkpoint_at=None, **changes)  # type: ignore[arg-type]  # replace() checks the field names and types at run time
 
 
-def claim_job(job: Job, worker_id: int, worker_pid: int, *, token: str, now: datetime) -> Job:
+def claim_job(job: Job, worker_id: int, worker_pid: int, *, token: str, now: datetime, host: str = "") -> Job:
     """pending|retrying -> claimed with a fresh fencing token. Unassigned jobs cannot be claimed."""
     _require(job, CLAIMABLE, JobStatus.CLAIMED)
     if not job.account:
@@ -57,6 +57,7 @@ def claim_job(job: Job, worker_id: int, worker_pid: int, *, token: str, now: dat
         claimed_at=now,
         checkpoint_at=None,
         retry_at=None,
+        host=host,
     )
 
 

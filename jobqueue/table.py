@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import secrets
+from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -18,7 +19,7 @@ from jobqueue import states
 from jobqueue.claimindex import ClaimIndex
 from jobqueue.csvrow import MAX_CELL_CHARS
 from jobqueue.daily import ensure_aware
-from jobqueue.errors import LostClaim, UnknownJob
+from jobqueue.errors import DuplicateJobs, LostClaim, UnknownJob
 from jobqueue.model import AccountsState, Claim, Job, JobStatus, NewJob, Outcome, SeedResult, Settlement
 from jobqueue.policy import QueuePolicy
 
@@ -76,7 +77,12 @@ class JobTable:
         return position
 
     def claim_next(
-        self, worker_id: int, worker_pid: int, now: datetime, prefer_account: str | None = None
+        self,
+        worker_id: int,
+        worker_pid: int,
+        now: datetime,
+        prefer_account: str | None = None,
+        host: str = "",
     ) -> Claim | None:
         now = ensure_aware(now)
         job = self.claim_index.next_claim(
@@ -86,7 +92,8 @@ class JobTable:
             return None
         token = new_token()
         claimed = self._put(
-            self.index[job.job_id], states.claim_job(job, worker_id, worker_pid, token=token, now=now)
+            self.index[job.job_id],
+            states.claim_job(job, worker_id, worker_pid, token=token, now=now, host=host),
         )
         return Claim(claimed, token, worker_id)
 
@@ -147,11 +154,15 @@ class JobTable:
         position = self._held(claim)
         return self._put(position, states.release_job(self.jobs[position], ensure_aware(now), reason))
 
-    def recover_orphans(self, is_alive: IsAlive, now: datetime) -> list[Job]:
+    def recover_orphans(self, is_alive: IsAlive, now: datetime, host: str = "") -> list[Job]:
+        """Claims whose worker is not alive go back. With ``host``: only that PC's claims (and
+        those that name no PC); another PC's workers are not ours to judge (``recover_host``)."""
         now = ensure_aware(now)
         recovered = []
         for position, job in enumerate(self.jobs):
             if job.status is not JobStatus.CLAIMED:
+                continue
+            if host and job.host and job.host != host:
                 continue
             if (
                 job.worker_id is not None
@@ -162,10 +173,42 @@ class JobTable:
             recovered.append(self._put(position, states.orphan_job(job, now)))
         return recovered
 
+    def recover_host(self, host: str, now: datetime) -> list[Job]:
+        """Every claim of a PC that went silent goes back as its dead workers' would."""
+        now = ensure_aware(now)
+        return [
+            self._put(position, states.orphan_job(job, now))
+            for position, job in enumerate(self.jobs)
+            if job.status is JobStatus.CLAIMED and job.host == host
+        ]
+
     def has_due_job(self, account: str, now: datetime) -> bool:
         return self.claim_index.has_due_job(
             self.jobs, self.accounts, account, ensure_aware(now), policy=self.policy
         )
+
+    def adopt(self, jobs: Sequence[Job], accounts: AccountsState) -> int:
+        """Take over another queue's jobs as they are (``import-csv``), and its accounts' blocks,
+        cooldowns and streaks where this queue has none for the account. Refused as a whole
+        (``DuplicateJobs``, nothing added) if any job id is already here or twice in ``jobs``."""
+        ids = Counter(job.job_id for job in jobs)
+        clashes = sorted(i for i, n in ids.items() if n > 1 or i in self.index)
+        if clashes:
+            raise DuplicateJobs(clashes)
+        for job in jobs:
+            self.index[job.job_id] = len(self.jobs)
+            self.jobs.append(job)
+            self.claim_index.add(len(self.jobs) - 1, job)
+            self.changed.add(len(self.jobs) - 1)
+        mine = self.accounts
+        self._set_accounts(
+            AccountsState(
+                blocked={**accounts.blocked, **mine.blocked},
+                cooldowns={**accounts.cooldowns, **mine.cooldowns},
+                infra_streaks={**accounts.infra_streaks, **mine.infra_streaks},
+            )
+        )
+        return len(jobs)
 
     def seed(self, new_jobs: Iterable[NewJob]) -> SeedResult:
         batch = list(new_jobs)

@@ -172,6 +172,6 @@ def test_the_new_columns_round_trip_and_an_older_file_gains_them(tmp_path: Path)
     store.attach_external_id(claim, "=T1", T0)  # a formula-looking id is escaped like any text
     store.record(claim, Outcome(OutcomeKind.SUCCESS, post_url="https://x/1,2"), T0)
     text = path.read_text(encoding="utf-8-sig")
-    assert text.splitlines()[0].endswith(",external_id,post_url,not_before")
+    assert text.splitlines()[0].endswith(",external_id,post_url,not_before,host")
     job = CsvJobStore(path, UTC_POLICY).snapshot().job("j0")
     assert job is not None and (job.external_id, job.post_url) == ("=T1", "https://x/1,2")

@@ -18,7 +18,7 @@ def test_a_planned_job_is_claimed_only_from_its_time_and_the_time_round_trips(tm
     later = T0 + timedelta(hours=3, minutes=7)
     store.seed([NewJob("j0", "a0", "v.mp4", "hi", not_before=later), NewJob("j1", "a1", "w.mp4", "yo")])
     header, first = path.read_text(encoding="utf-8-sig").splitlines()[:2]
-    assert header.endswith(",not_before") and first.endswith(later.isoformat())
+    assert header.endswith(",not_before,host") and first.endswith(later.isoformat() + ",")
     claim = store.claim_next(1, PID, T0)
     assert claim is not None and claim.job.job_id == "j1"  # j0 waits for its time
     assert store.claim_next(2, PID, later - timedelta(seconds=1)) is None
