@@ -67,7 +67,9 @@ CommitHook = Callable[[str, object], None]
 def journal_entries(name: str, table: JobTable, accounts_before: AccountsState) -> list[dict[str, object]]:
     """The journal lines of one committed operation: its changed jobs, then its account changes."""
     changed = [table.jobs[p] for p in sorted(table.changed)]
-    entries = [seed_entry(changed)] if name == "seed" else [job_entry(name, job) for job in changed]
+    entries = (
+        [seed_entry(changed)] if name in ("seed", "import") else [job_entry(name, job) for job in changed]
+    )
     return entries + account_entries(name, accounts_before, table.accounts)
 
 
@@ -374,6 +376,10 @@ class CsvJobStore:
     def has_due_job(self, account: str, now: datetime) -> bool:
         """True if the account could be claimed now and has a due job."""
         return self._operate("has_due_job", lambda t: t.has_due_job(account, now))
+
+    def adopt(self, jobs: Sequence[Job], accounts: AccountsState) -> int:
+        """Take over another queue's jobs as they are (``JobTable.adopt``): a dry run's copy."""
+        return self._operate("import", lambda t: t.adopt(jobs, accounts))
 
     def seed(self, jobs: Iterable[NewJob]) -> SeedResult:
         """Add jobs whose job_id is unknown (never modifies rows); creates the file if missing."""

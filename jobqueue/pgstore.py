@@ -47,9 +47,41 @@ if TYPE_CHECKING:
     import psycopg
 
 T = TypeVar("T")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 ACCOUNTS_WHERE = Path("po_meta.accounts")  # names the place in errors about the accounts' state
 LAYOUT = Layout.default()
+
+
+class DatabaseUnavailable(QueueError):
+    """The queue's database cannot be reached or dropped the connection (nothing was changed, or the
+    change was rolled back)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            f"the queue database cannot be reached: {reason.strip()}. Check that PostgreSQL runs and"
+            " [queue] url (host, port, database, user; the password in the URL or PGPASSWORD)"
+        )
+
+
+class HostNameTaken(QueueError):
+    """Another orchestrator that is alive uses this PC name on the same queue."""
+
+    def __init__(self, host: str, folder: str, seen_s: float) -> None:
+        super().__init__(
+            f"the host name {host!r} is in use on this queue by a running orchestrator in {folder}"
+            f" (seen {seen_s:.0f}s ago): give each PC (and each folder) its own [queue] host"
+        )
+
+
+@dataclass(frozen=True)
+class HostRow:
+    """One orchestrator working the queue, as the database last heard of it."""
+
+    host: str
+    folder: str
+    pid: int
+    started_at: datetime
+    seen_s: float  # seconds since its last heartbeat, by the database's clock
 
 
 class SchemaTooNew(QueueError):
@@ -109,8 +141,11 @@ class PostgresJobStore:
         rng: random.Random | None = None,
         lock_timeout_s: float = 30.0,
         connect: Callable[[str], psycopg.Connection[Any]] | None = None,
+        host: str = "",
     ) -> None:
         self._url = url
+        self.host = host
+        self._joined: tuple[str, int] = ("", 0)
         self._policy = policy or QueuePolicy()
         self._rng = rng or random.Random()
         self._lock_timeout_ms = int(lock_timeout_s * 1000)
@@ -133,8 +168,13 @@ class PostgresJobStore:
     # -- plumbing ---------------------------------------------------------------------------------
     def _connection(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed:
-            conn = self._connect(self._url)
-            migrate(conn)
+            import psycopg
+
+            try:
+                conn = self._connect(self._url)
+                migrate(conn)
+            except psycopg.OperationalError as exc:
+                raise DatabaseUnavailable(str(exc)) from None
             self._conn = conn
         return self._conn
 
@@ -215,7 +255,9 @@ class PostgresJobStore:
     def claim_next(
         self, worker_id: int, worker_pid: int, now: datetime, prefer_account: str | None = None
     ) -> Claim | None:
-        return self._operate("claim", lambda t: t.claim_next(worker_id, worker_pid, now, prefer_account))
+        return self._operate(
+            "claim", lambda t: t.claim_next(worker_id, worker_pid, now, prefer_account, host=self.host)
+        )
 
     def checkpoint(self, claim: Claim, now: datetime, external_id: str = "") -> None:
         self._operate("checkpoint", lambda t: t.checkpoint(claim, now, external_id))
@@ -241,10 +283,14 @@ class PostgresJobStore:
         return self._operate("release", lambda t: t.release(claim, now, reason))
 
     def recover_orphans(self, is_alive: Callable[[int, int], bool], now: datetime) -> list[Job]:
-        return self._operate("recover_orphans", lambda t: t.recover_orphans(is_alive, now))
+        return self._operate("recover_orphans", lambda t: t.recover_orphans(is_alive, now, host=self.host))
 
     def has_due_job(self, account: str, now: datetime) -> bool:
         return self._operate("has_due_job", lambda t: t.has_due_job(account, now))
+
+    def adopt(self, jobs: Sequence[Job], accounts: AccountsState) -> int:
+        """Take over another queue's jobs as they are, in one transaction (``JobTable.adopt``)."""
+        return self._operate("import", lambda t: t.adopt(jobs, accounts))
 
     def seed(self, jobs: Iterable[NewJob]) -> SeedResult:
         new = list(jobs)
@@ -266,6 +312,83 @@ class PostgresJobStore:
 
     def unblock_account(self, account: str) -> bool:
         return self._operate("unblock_account", lambda t: t.unblock_account(account))
+
+    # -- several PCs on one queue -----------------------------------------------------------------
+    def _run_sql(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        import psycopg
+
+        with self._thread_lock:
+            try:
+                conn = self._connection()
+                with conn.transaction():
+                    cursor = conn.execute(sql.encode("utf-8"), params)
+                    return cursor.fetchall() if cursor.description else []
+            except psycopg.OperationalError as exc:
+                self._conn = None
+                raise DatabaseUnavailable(str(exc)) from None
+
+    def join(self, folder: str, pid: int, lease_s: float) -> None:
+        """Say that this PC's orchestrator (in ``folder``, process ``pid``) works the queue now.
+        HostNameTaken if another one with the same host name beat within the lease."""
+        rows = self._run_sql(
+            "SELECT folder, pid, extract(epoch FROM clock_timestamp() - seen_at) FROM po_hosts"
+            " WHERE host = %s",
+            (self.host,),
+        )
+        if rows:
+            folder_then, pid_then, seen_s = rows[0]
+            same = folder_then == folder and int(pid_then) == pid
+            if not same and float(seen_s) < lease_s:
+                raise HostNameTaken(self.host, str(folder_then), float(seen_s))
+        self._joined = (folder, pid)
+        self._run_sql(
+            "INSERT INTO po_hosts (host, folder, pid) VALUES (%s, %s, %s) ON CONFLICT (host) DO UPDATE"
+            " SET folder = EXCLUDED.folder, pid = EXCLUDED.pid, started_at = clock_timestamp(),"
+            " seen_at = clock_timestamp()",
+            (self.host, folder, pid),
+        )
+
+    def beat(self) -> bool:
+        """This PC is alive (back in the list if others took it for silent); True if
+        `--stop-all --fleet` asked every PC to stop since it joined."""
+        folder, pid = self._joined
+        rows = self._run_sql(
+            "INSERT INTO po_hosts AS h (host, folder, pid) VALUES (%s, %s, %s) ON CONFLICT (host) DO UPDATE"
+            " SET seen_at = clock_timestamp()"
+            " RETURNING (SELECT stop_requested_at FROM po_meta WHERE id = 1) >= h.started_at",
+            (self.host, folder, pid),
+        )
+        return bool(rows and rows[0][0])
+
+    def leave(self) -> None:
+        """This PC's orchestrator ended (its claims were settled by its own recovery)."""
+        self._run_sql("DELETE FROM po_hosts WHERE host = %s", (self.host,))
+
+    def hosts(self) -> list[HostRow]:
+        """Every PC working the queue, most recently heard of first."""
+        rows = self._run_sql(
+            "SELECT host, folder, pid, started_at, extract(epoch FROM clock_timestamp() - seen_at)"
+            " FROM po_hosts ORDER BY seen_at DESC"
+        )
+        return [HostRow(str(h), str(f), int(p), s, float(a)) for h, f, p, s, a in rows]
+
+    def recover_silent_hosts(self, lease_s: float, now: datetime) -> dict[str, list[Job]]:
+        """Claims of PCs not heard of for ``lease_s`` go back (before the checkpoint: due again
+        with no attempt used; after it: review), and those PCs are forgotten. By host name."""
+        older = "seen_at < clock_timestamp() - %s * interval '1 second'"
+        rows = self._run_sql(f"SELECT host FROM po_hosts WHERE host <> %s AND {older}", (self.host, lease_s))
+        recovered: dict[str, list[Job]] = {}
+        for name in (str(r[0]) for r in rows):
+            recovered[name] = self._recover_host(name, now)
+            self._run_sql(f"DELETE FROM po_hosts WHERE host = %s AND {older}", (name, lease_s))
+        return recovered
+
+    def _recover_host(self, host: str, now: datetime) -> list[Job]:
+        return self._operate("recover_host", lambda t: t.recover_host(host, now))
+
+    def request_fleet_stop(self) -> None:
+        """`--stop-all --fleet`: every PC's orchestrator stops at its next heartbeat."""
+        self._run_sql("UPDATE po_meta SET stop_requested_at = clock_timestamp() WHERE id = 1")
 
     def snapshot(self) -> QueueSnapshot:
         """The jobs and accounts' state as of one moment (never waits for a writer)."""

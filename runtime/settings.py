@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import platform
 import tomllib
 import types
 import typing
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from runtime.queue_url import EXAMPLE, is_database_url, redacted, without_password
 from runtime.state import write_json_atomic
 
 Source = Literal["default", "file", "env", "flag"]
@@ -63,6 +65,8 @@ class QueueSettings:
     infra_cooldown_s: float = 1800.0
     claim_lease_s: float = 60.0  # deprecated: [orchestrator] heartbeat_timeout_s (read, with a warning)
     journal: bool = True  # every change also appended to parallel_progress.journal.jsonl
+    url: str = ""  # a PostgreSQL URL: the queue is in that database (several PCs), not in the CSV
+    host: str = ""  # this PC's name on a shared queue (default: the computer's name)
 
 
 @dataclass(frozen=True)
@@ -183,6 +187,7 @@ RANGES: tuple[tuple[str, float, float, str], ...] = (
 ENV_SETTINGS = {
     "GEELARK_BASE_URL": "geelark.base_url",
     "GEELARK_APP_ID": "geelark.app_id",
+    "PARALLEL_ORCHESTRATOR_QUEUE_URL": "queue.url",
 }
 SECRET_ENV = ("GEELARK_API_KEY", "GEELARK_TOKEN")
 # Settings that are secrets: never handed to workers, shown masked (`--show-config`).
@@ -373,6 +378,12 @@ def validate(settings: Settings, where: str) -> None:
                 f"{where}: [accounts] timezone {settings.accounts.timezone!r} is not a known IANA time zone "
                 "(examples: Europe/Berlin, America/New_York; leave empty for the machine's zone)"
             ) from None
+    url = settings.queue.url.strip()
+    if url and not is_database_url(url):
+        raise ConfigError(
+            f"{where}: [queue] url = {redacted(url)!r} is not a PostgreSQL URL: write it as {EXAMPLE!r}"
+            " (or leave it empty: the queue is then the progress CSV of this folder)"
+        )
     for dotted, low, high, hint in RANGES:
         value = _get(settings, dotted)
         if isinstance(value, int | float) and not low <= value <= high:
@@ -397,6 +408,7 @@ def settings_to_dict(settings: Settings) -> dict[str, dict[str, Any]]:
             k: "" if f"{f.name}.{k}" in SECRET_SETTINGS else (str(v) if isinstance(v, Path) else v)
             for k, v in section.items()
         }
+    out["queue"]["url"] = without_password(settings.queue.url)[0]  # workers get it in PGPASSWORD
     return out
 
 
@@ -419,3 +431,8 @@ def read_settings(path: Path) -> Settings:
             where = f"{path}: {section_name}.{key}"
             settings = _apply(settings, f"{section_name}.{key}", value, where, sources, "file")
     return settings
+
+
+def queue_host(settings: Settings) -> str:
+    """This PC's name on a shared (PostgreSQL) queue: ``[queue] host``, else the computer's name."""
+    return settings.queue.host.strip() or platform.node() or "this-pc"

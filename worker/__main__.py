@@ -17,12 +17,13 @@ from geelark.client import GeeLarkClient
 from geelark.errors import ConfigError as GeeLarkConfigError
 from geelark.pause import stoppable_sleep
 from geelark.settings import GeeLarkSettings
-from jobqueue import CsvJobStore, JobStatus, JobStore
+from jobqueue import JobStatus, JobStore
 from jobqueue.roster import RosterError
+from jobqueue.stores import open_job_store
 from runtime.logs import register_secret, setup_process_logging
 from runtime.platform import ProcessRef, install_stop_handlers
 from runtime.ports import PortInUse, ensure_port_free
-from runtime.settings import ConfigError, Settings, install_path, load_settings, read_settings
+from runtime.settings import ConfigError, Settings, install_path, load_settings, queue_host, read_settings
 from runtime.tools import resolve_adb
 from worker.adb import Adb, RealAdb, SimAdb
 from worker.appium_server import ServerProcess, ServerSpec, appium_spec, simdevice_spec
@@ -82,13 +83,21 @@ def build_rig(cfg: WorkerConfig, status: WorkerStatus, stop: StopControl) -> Rig
     geelark: GeeLarkSettings = cfg.geelark
     register_secret(geelark.token)
     register_secret(geelark.api_key)
+    register_secret(os.environ.get("PGPASSWORD"))  # the queue database's, when it has one
     client = GeeLarkClient(geelark, sleep=stoppable_sleep(stop.should_cut_waits))
     adb: Adb = (
         SimAdb(geelark.base_url, cfg.poll_s)
         if cfg.simulate
         else RealAdb(resolve_adb(cfg.settings.worker.adb_path, os.environ))
     )
-    store = CsvJobStore(cfg.settings.paths.progress_file, cfg.policy, journal=cfg.settings.queue.journal)
+    queue = cfg.settings.queue
+    store = open_job_store(
+        cfg.settings.paths.progress_file,
+        queue.url,
+        cfg.policy,
+        journal=queue.journal,
+        host=queue_host(cfg.settings),
+    )
     timeouts = PhoneTimeouts(
         boot_s=cfg.scaled(cfg.settings.worker.phone_boot_timeout_s),
         adb_s=cfg.scaled(cfg.settings.worker.adb_timeout_s),

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import os
 import random
-import tempfile
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from harness.postgres import Cluster, find_bin, start_cluster
 from jobqueue import CsvJobStore, JobStore, MemoryJobStore, NewJob, QueuePolicy
 from jobqueue.pgstore import PostgresJobStore
 
@@ -28,22 +26,6 @@ def new_jobs(count: int, accounts: int = 3, prefix: str = "j") -> list[NewJob]:
         NewJob(f"{prefix}{i}", f"a{i % accounts}", f"videos/{prefix}{i}.mp4", f"caption {i}")
         for i in range(count)
     ]
-
-
-@pytest.fixture(scope="session")
-def pg_cluster() -> Iterator[Cluster]:
-    """One throwaway PostgreSQL cluster for the session (a fresh database per test). Skipped with
-    the reason where PostgreSQL is not installed, except under CI, where that is a failure."""
-    if find_bin() is None:
-        reason = "PostgreSQL's server programs (initdb, pg_ctl) are not installed"
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the PostgreSQL store tests: {reason}")
-        pytest.skip(reason)
-    cluster = start_cluster(Path(tempfile.mkdtemp(prefix="po-pg-")))
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
 
 
 @pytest.fixture(params=["memory", "csv", "postgres"])

@@ -14,8 +14,8 @@ import psycopg
 import pytest
 
 from harness.postgres import Cluster
-from jobqueue import JobStatus, NewJob, Outcome, OutcomeKind, QueuePolicy
-from jobqueue.pgstore import SCHEMA_VERSION, PostgresJobStore, SchemaTooNew, migrate
+from jobqueue import JobStatus, LostClaim, NewJob, Outcome, OutcomeKind, QueuePolicy
+from jobqueue.pgstore import SCHEMA_VERSION, HostNameTaken, PostgresJobStore, SchemaTooNew, migrate
 from tests.jobqueue.conftest import T0, UTC_POLICY, new_jobs
 
 BUSY_POLICY = QueuePolicy(daily_limit=10_000, timezone="UTC")
@@ -106,3 +106,73 @@ def test_processes_share_one_queue_each_job_once_one_claim_per_account(pg_cluste
         assert {j.status for j in final.snapshot().jobs} == {JobStatus.SUCCESS}
     finally:
         final.close()
+
+
+def test_each_pc_recovers_only_its_own_dead_workers_claims(pg_cluster: Cluster) -> None:
+    url = pg_cluster.new_database()
+    pc1, pc2 = PostgresJobStore(url, UTC_POLICY, host="pc1"), PostgresJobStore(url, UTC_POLICY, host="pc2")
+    try:
+        pc1.seed(new_jobs(2, accounts=2))
+        claim = pc1.claim_next(0, 4242, T0)
+        assert claim is not None and claim.job.host == "pc1"
+        assert pc2.recover_orphans(lambda _w, _p: False, T0) == []  # pid 4242 on pc1 is not pc2's to judge
+        assert [j.job_id for j in pc1.recover_orphans(lambda _w, _p: False, T0)] == [claim.job.job_id]
+    finally:
+        pc1.close()
+        pc2.close()
+
+
+def test_a_host_name_in_use_by_a_live_orchestrator_is_refused(pg_cluster: Cluster) -> None:
+    url = pg_cluster.new_database()
+    first, second = PostgresJobStore(url, host="pc1"), PostgresJobStore(url, host="pc1")
+    try:
+        first.join("C:/fleet/a", 100, lease_s=60)
+        with pytest.raises(HostNameTaken, match="give each PC"):
+            second.join("C:/fleet/b", 200, lease_s=60)
+        second.join("C:/fleet/b", 200, lease_s=0)  # the other went silent: the name is free again
+        assert [(h.host, h.folder) for h in first.hosts()] == [("pc1", "C:/fleet/b")]
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_silent_pcs_claims_are_recovered_by_another_and_fenced(pg_cluster: Cluster) -> None:
+    url = pg_cluster.new_database()
+    pc1, pc2 = PostgresJobStore(url, UTC_POLICY, host="pc1"), PostgresJobStore(url, UTC_POLICY, host="pc2")
+    try:
+        pc1.seed(new_jobs(2, accounts=2))
+        pc1.join("/pc1", 1, lease_s=60)
+        pc2.join("/pc2", 2, lease_s=60)
+        before, after = pc1.claim_next(0, 11, T0), pc1.claim_next(1, 12, T0)
+        assert before is not None and after is not None
+        pc1.checkpoint(after, T0)
+        assert pc2.recover_silent_hosts(3600, T0) == {}  # heard of a moment ago
+        recovered = pc2.recover_silent_hosts(0, T0)
+        states = {j.job_id: (j.status, j.attempts) for j in recovered["pc1"]}
+        assert states == {
+            before.job.job_id: (JobStatus.RETRYING, 0),  # due again, no attempt used
+            after.job.job_id: (JobStatus.REVIEW, 0),  # past its checkpoint: a person checks
+        }
+        assert [h.host for h in pc2.hosts()] == ["pc2"]
+        with pytest.raises(LostClaim):  # pc1's worker wakes up: its claim is fenced off
+            pc1.checkpoint(before, T0)
+        assert pc1.beat() is False  # pc1 is back in the list
+        assert {h.host for h in pc2.hosts()} == {"pc1", "pc2"}
+    finally:
+        pc1.close()
+        pc2.close()
+
+
+def test_stop_all_fleet_reaches_every_pc_that_joined_before_it(pg_cluster: Cluster) -> None:
+    url = pg_cluster.new_database()
+    pc1, pc2 = PostgresJobStore(url, host="pc1"), PostgresJobStore(url, host="pc2")
+    try:
+        pc1.join("/pc1", 1, lease_s=60)
+        assert pc1.beat() is False
+        pc2.request_fleet_stop()
+        assert pc1.beat() is True
+        pc2.join("/pc2", 2, lease_s=60)  # a run started after the stop is not stopped by it
+        assert pc2.beat() is False
+    finally:
+        pc1.close()
+        pc2.close()
