@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from runtime.queue_url import redacted
 from runtime.settings import (
     SECRET_ENV,
     SECRET_SETTINGS,
@@ -124,6 +125,8 @@ def _shown(settings: Settings, section: str, key: str, value: object) -> object:
     """A setting's value as `--show-config` prints it: a secret one only as set or not."""
     if f"{section}.{key}" in SECRET_SETTINGS:
         return mask(str(getattr(getattr(settings, section), key)))
+    if (section, key) == ("queue", "url"):
+        return redacted(settings.queue.url)
     return value
 
 

@@ -12,11 +12,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from orchestrator.adapters.queue_store import open_store
+from orchestrator.adapters.queue_store import open_store, queue_label
 from orchestrator.cli import console
 from orchestrator.cli.options import CliState, errors_as_exit_codes, setup_logging
 from orchestrator.cli.render import config_lines, status_lines
 from orchestrator.config import config_view
+from orchestrator.errors import OperatorMistake
 from orchestrator.exit_codes import ExitCode
 from orchestrator.views.status_probe import current_status
 from runtime.platform import install_stop_handlers
@@ -94,7 +95,7 @@ def do_seed_only(state: CliState) -> ExitCode:
         )
     else:
         console.echo(
-            f"Seeded {settings.paths.progress_file} from {outcome.state_file}: {outcome.added} new job(s), "
+            f"Seeded {queue_label(settings)} from {outcome.state_file}: {outcome.added} new job(s), "
             f"{outcome.already_present} already queued, {outcome.unassigned} video(s) unassigned."
         )
     return ExitCode.OK
@@ -104,6 +105,18 @@ def do_stop_all(state: CliState) -> ExitCode:
     from orchestrator.run.stop_all import stop_all
 
     settings = state.settings()
+    if state.fleet:
+        if not settings.queue.url:
+            raise OperatorMistake(
+                "--fleet stops every PC on a shared PostgreSQL queue, and this folder's queue is its CSV"
+                " file: set [queue] url, or leave out --fleet"
+            )
+        from orchestrator.run.stop_all import stop_fleet
+
+        others = stop_fleet(settings)
+        if not state.json:
+            console.echo(f"Asked every host to stop ({', '.join(others) or 'no other host was working'});")
+            console.echo("  each stops its workers and phones within its grace period")
     if not state.json:
         console.echo("Stopping: asking a running orchestrator first (it gets its grace period)...")
     result = stop_all(settings, os.environ, all_phones=state.all_phones, now=now_local)
@@ -123,7 +136,7 @@ def run_header(settings: Settings) -> list[str]:
     )
     return [
         f"parallel-orchestrator: {o.workers} worker(s) on {mode}",
-        f"  queue {settings.paths.progress_file}, logs {settings.paths.logs_dir}"
+        f"  queue {queue_label(settings)}, logs {settings.paths.logs_dir}"
         f"  (follow them: parallel-orchestrator logs -f)",
         "  Ctrl+C: graceful stop; Ctrl+C twice: hard stop"
         + (" | --follow: waits for new work" if o.follow else ""),
@@ -135,10 +148,10 @@ def nothing_to_run(settings: Settings, cwd: Path) -> str | None:
     paths = settings.paths
     if settings.orchestrator.follow or paths.state_file.is_file():
         return None
-    if paths.progress_file.is_file() and open_store(settings).snapshot().jobs:
+    if (settings.queue.url or paths.progress_file.is_file()) and open_store(settings).snapshot().jobs:
         return None
     return (
-        f"Nothing to run in {cwd.resolve()}: no jobs in {paths.progress_file} and no {paths.state_file}"
+        f"Nothing to run in {cwd.resolve()}: no jobs in {queue_label(settings)} and no {paths.state_file}"
         " to seed them from.\n  Add videos and accounts first:"
         "  posting-scheduler --add-folder FOLDER --add-accounts NAME ...\n"
         "  (or see it work on the simulator:  parallel-orchestrator demo)"

@@ -89,6 +89,9 @@ def root(
     all_phones: Annotated[
         bool, typer.Option("--all-phones", help="--stop-all stops EVERY phone of the account.")
     ] = False,
+    fleet: Annotated[
+        bool, typer.Option("--fleet", help="--stop-all stops every PC on the shared PostgreSQL queue.")
+    ] = False,
     config: Annotated[Path | None, typer.Option("--config", "-c", help="TOML settings file.")] = None,
     json_out: Annotated[
         bool, typer.Option("--json", help="JSON output (the same data as the text).")
@@ -105,7 +108,7 @@ def root(
         overrides["simulate.enabled"] = True
     if follow:
         overrides["orchestrator.follow"] = True
-    ctx.obj = CliState(config, overrides, json_out, all_phones, plain=plain, watch=watch)
+    ctx.obj = CliState(config, overrides, json_out, all_phones, fleet=fleet, plain=plain, watch=watch)
     flags = {"--run": run, "--status": status, "--stop-all": stop_all, "--seed-only": seed_only}
     flags["--show-config"] = show_config
     chosen = [name for name, on in flags.items() if on]
@@ -122,6 +125,8 @@ def root(
         raise typer.Exit(int(ExitCode.OK))
     if watch and (chosen[0] != "--status" or json_out):
         raise fail("--watch goes with --status (and not with --json)", ExitCode.USAGE)
+    if fleet and chosen[0] != "--stop-all":
+        raise fail("--fleet goes with --stop-all", ExitCode.USAGE)
     with errors_as_exit_codes():
         code = ACTIONS[chosen[0]](ctx.obj)
     raise typer.Exit(int(code))
@@ -138,6 +143,8 @@ app.command(
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
 )(cli_commands.flow)
 app.command("dashboard", help=cli_commands.dashboard.__doc__)(cli_commands.dashboard)
+app.command("export-csv", help=cli_commands.export_csv.__doc__)(cli_commands.export_csv)
+app.command("import-csv", help=cli_commands.import_csv.__doc__)(cli_commands.import_csv)
 
 
 def main() -> None:

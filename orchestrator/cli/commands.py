@@ -249,3 +249,48 @@ def dashboard(
                 console.echo("  read-only: set [dashboard] token in the config to allow its actions")
             while stop.count == 0:
                 time.sleep(0.2)
+
+
+def export_csv(
+    ctx: typer.Context,
+    file: Annotated[
+        Path | None,
+        typer.Argument(help="The file to write (default: parallel_progress.export.csv beside the queue)."),
+    ] = None,
+) -> None:
+    """Write the queue's jobs as a progress file that Excel opens (from PostgreSQL, or a copy of the CSV).
+
+    The file is a view: editing it changes nothing in a database queue.
+    """
+    from orchestrator.adapters.queue_transfer import export_csv as export_jobs
+
+    state = state_of(ctx)
+    with errors_as_exit_codes():
+        result = export_jobs(state.settings(), file)
+    if state.json:
+        console.echo_json(result)
+        return
+    console.echo(f"Exported {result.jobs} job(s) from {result.queue} to {result.file}")
+
+
+def import_csv(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="The progress file (CSV queue) to move into PostgreSQL.")],
+) -> None:
+    """Move a CSV queue into the PostgreSQL queue of [queue] url, once: all its jobs or none.
+
+    Refused if a job id is already in the database or a run still works the file. The file is then
+    renamed (.imported-<time>.csv) so that no later run posts its jobs again.
+    """
+    from datetime import datetime
+
+    from orchestrator.adapters.queue_transfer import import_csv as import_jobs
+
+    state = state_of(ctx)
+    with errors_as_exit_codes():
+        result = import_jobs(state.settings(), file, datetime.now().astimezone())
+    if state.json:
+        console.echo_json(result)
+        return
+    console.echo(f"Imported {result.jobs} job(s) from {result.file} into {result.queue}")
+    console.echo(f"  {result.file} is now {result.moved_to} (kept for your records; it is no longer a queue)")

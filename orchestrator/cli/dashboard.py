@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
-from jobqueue import CsvJobStore
+from jobqueue import JobStore
 from orchestrator.adapters.geelark_api import simulator_meter
 from orchestrator.adapters.queue_commands import RequeueResult, UnblockResult, requeue, unblock
 from orchestrator.adapters.queue_store import open_store
@@ -59,7 +59,7 @@ class FolderActions:
         return {"stop": "done", "complete": result.complete, "lines": console.stop_all_lines(result)}
 
 
-def folder_status(settings: Settings, store: CsvJobStore | None = None) -> StatusReport:
+def folder_status(settings: Settings, store: JobStore | None = None) -> StatusReport:
     """The status document the dashboard shows (GeeLark itself is not asked: a page refreshing
     every two seconds would eat the workers' request budget; a simulated run's meter is read).
     `store`: kept between refreshes, it re-reads only the rows that changed since the last one."""

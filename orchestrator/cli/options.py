@@ -24,6 +24,7 @@ from orchestrator.errors import (
 )
 from orchestrator.exit_codes import ExitCode
 from runtime.logs import register_secret, setup_process_logging
+from runtime.queue_url import without_password
 from runtime.settings import SECRET_ENV, ConfigError, LoadedSettings, Settings
 
 
@@ -35,6 +36,7 @@ class CliState:
     overrides: dict[str, object] = field(default_factory=dict)
     json: bool = False
     all_phones: bool = False
+    fleet: bool = False  # --stop-all --fleet: every PC on the shared queue
     warned: bool = False  # deprecation warnings of the config are said once per command
     plain: bool = False  # plain progress lines, never the live table
     watch: bool = False  # --status --watch: the live table, refreshed
@@ -88,7 +90,9 @@ def errors_as_exit_codes() -> Iterator[None]:
 
 
 def setup_logging(settings: Settings, file_name: str = "orchestrator.log") -> None:
-    """Log this process's events to `logs/<file_name>`, with the GeeLark secrets masked."""
+    """Log this process's events to `logs/<file_name>`, with the GeeLark secrets and the queue
+    database's password masked."""
     setup_process_logging(settings.paths.logs_dir / file_name, "ORC", level=logging.INFO, console=False)
     for name in SECRET_ENV:
         register_secret(os.environ.get(name))
+    register_secret(without_password(settings.queue.url)[1] or None)

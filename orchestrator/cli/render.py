@@ -39,6 +39,13 @@ def status_lines(report: StatusReport) -> list[str]:
     now = report.generated_at
     out = [f"Queue: {report.progress_file} ({report.total} jobs)"]
     out.append("  " + "  ".join(f"{k} {v}" for k, v in report.counts.items()))
+    if report.hosts:
+        out.append(f"Hosts on the shared queue: {len(report.hosts)}")
+        out += [
+            f"  {h.host:<16} {'SILENT' if h.silent else 'working'}  seen {h.seen_s:.0f}s ago"
+            f"  pid {h.pid}  {h.folder}"
+            for h in report.hosts
+        ]
     run = report.run
     if run.active:
         started = f", started {run.started_at:%Y-%m-%d %H:%M:%S}" if run.started_at else ""

@@ -9,6 +9,7 @@ from pathlib import Path
 from orchestrator.errors import PreflightFailed
 from orchestrator.run.context import RunObserver, StopSignals
 from orchestrator.run.fleet import Fleet, Spawner
+from orchestrator.run.hosts import join_fleet, leave_fleet
 from orchestrator.run.runner import make_fleet, supervise
 from orchestrator.run.shutdown import RunResult, finish
 from orchestrator.run.startup import open_run, prepare, run_lock
@@ -38,6 +39,7 @@ def run_batch(
         ended_by = RunEnd.ERROR
         refused = False
         try:
+            join_fleet(run)
             prepare(run)
             fleet = make_fleet(run, spawner)
             ended_by = supervise(run, fleet)
@@ -49,4 +51,5 @@ def run_batch(
                 log.error("the run failed; shutting everything down")
             if not refused:
                 result = finish(run, fleet, ended_by)
+            leave_fleet(run)
     return result

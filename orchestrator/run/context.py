@@ -13,13 +13,14 @@ from typing import Protocol
 
 from geelark.client import GeeLarkClient
 from geelark.pause import stoppable_sleep
-from jobqueue.csvstore import CsvJobStore
+from jobqueue.store import JobStore
 from orchestrator.adapters.geelark_api import SIM_APP_ID, ClientPhoneApi, PhoneApi, client_settings
 from orchestrator.run.fleet import Fleet
 from orchestrator.run.simulation import RunningSimulator, simulator_env
 from orchestrator.run.stuck import WorkerWatch
 from orchestrator.views.fleet_view import RunTick
 from runtime.clock import RunClock
+from runtime.queue_url import without_password
 from runtime.settings import Settings
 from runtime.state import RunDir
 
@@ -79,8 +80,8 @@ class Run:
     observer: RunObserver
     stop: StopSignals
     run_dir: RunDir
-    store: CsvJobStore
-    loop_store: CsvJobStore  # the same queue with a short lock timeout (the supervision loop's)
+    store: JobStore
+    loop_store: JobStore  # the same queue with a short lock timeout (the supervision loop's)
     started_at: datetime = field(default_factory=now_local)
     simulator: RunningSimulator | None = None
     simulator_url: str | None = None
@@ -139,6 +140,9 @@ class Run:
         if self.simulator_url:
             env.update(simulator_env())
         env["PYTHONUNBUFFERED"] = "1"
+        password = without_password(self.settings.queue.url)[1]
+        if password:  # the settings file handed to workers holds the URL without it (libpq reads this)
+            env["PGPASSWORD"] = password
         return env
 
     def worker_settings(self) -> Settings:

@@ -52,12 +52,29 @@ def prepare_dry_run(settings: Settings, cwd: Path) -> DryRun:
     (folder / NOTE).write_text(NOTE_TEXT, encoding="utf-8")
     copy = folder / progress.name
     copied = []
-    for source, target in ((progress, copy), (sidecar_path(progress), sidecar_path(copy))):
-        if source.exists():
-            shutil.copy2(source, target)
-            copied.append(source.name)
+    if settings.queue.url:  # a shared PostgreSQL queue: the dry run works on a CSV copy of it
+        copied.append(copy_database_queue(settings, copy))
+    else:
+        for source, target in ((progress, copy), (sidecar_path(progress), sidecar_path(copy))):
+            if source.exists():
+                shutil.copy2(source, target)
+                copied.append(source.name)
     run_paths = dataclasses.replace(
         paths, progress_file=copy, logs_dir=folder / "logs", runtime_dir=folder / ".orchestrator"
     )
     simulate = dataclasses.replace(settings.simulate, clock="simulated")
-    return DryRun(dataclasses.replace(settings, paths=run_paths, simulate=simulate), folder, tuple(copied))
+    queue = dataclasses.replace(settings.queue, url="")  # never the real database
+    dry = dataclasses.replace(settings, paths=run_paths, simulate=simulate, queue=queue)
+    return DryRun(dry, folder, tuple(copied))
+
+
+def copy_database_queue(settings: Settings, copy: Path) -> str:
+    """The database queue's jobs and accounts' state, as a progress file and its sidecar; returns
+    what was copied (the URL without its password)."""
+    from jobqueue.csvstore import CsvJobStore
+    from orchestrator.adapters.queue_store import open_store, queue_label
+
+    store = open_store(settings)
+    snapshot = store.snapshot()
+    CsvJobStore(copy, store.policy, journal=False).adopt(snapshot.jobs, snapshot.accounts)
+    return queue_label(settings)

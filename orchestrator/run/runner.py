@@ -21,6 +21,7 @@ from orchestrator.run import supervision as sv
 from orchestrator.run.cloud import OutageWatch, geelark_down
 from orchestrator.run.context import Run
 from orchestrator.run.fleet import Fleet, Spawner, WorkerLaunch
+from orchestrator.run.hosts import HostBeat, beat_fleet
 from orchestrator.run.messages import disk_full, say_next_allowed, say_outside_edits
 from orchestrator.run.preflight import DISK_CHECK_EVERY_S, is_disk_full, low_disk
 from orchestrator.run.recovery import (
@@ -72,7 +73,7 @@ def supervise(run: Run, fleet: Fleet) -> RunEnd:
     while True:
         if run.stop.count:
             return RunEnd.INTERRUPTED
-        if run.run_dir.stop_all_file.exists():
+        if run.run_dir.stop_all_file.exists() or loop.host.stop_requested:
             return RunEnd.STOPPED
         try:
             ended = tick(run, fleet, loop)
@@ -102,6 +103,7 @@ class LoopState:
     next_busy_warning: float = 0.0
     recover_pending: bool = False
     tasks: TaskWatch = field(default_factory=TaskWatch)
+    host: HostBeat = field(default_factory=HostBeat)
 
 
 def tick(run: Run, fleet: Fleet, loop: LoopState) -> RunEnd | None:
@@ -109,6 +111,7 @@ def tick(run: Run, fleet: Fleet, loop: LoopState) -> RunEnd | None:
     o = run.settings.orchestrator
     mono, now = run.clock(), run.now()
     loop.recover_pending |= watch_workers(run, fleet, mono)  # first, and without the queue lock
+    beat_fleet(run, loop.host, mono)  # several PCs on one database: alive, silent ones, fleet stop
     if mono >= loop.next_disk_check:
         loop.next_disk_check = mono + DISK_CHECK_EVERY_S
         short = low_disk(run_paths(run))

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from jobqueue.csvstore import CsvJobStore
 from jobqueue.outlook import work_outlook
+from jobqueue.store import JobStore
 from orchestrator.adapters.queue_store import open_store
 from orchestrator.config import port_table
 from orchestrator.errors import PreflightFailed
@@ -129,7 +129,7 @@ def record_run(run: Run) -> None:
     )
 
 
-def seed(run: Run, *, quiet: bool, store: CsvJobStore | None = None) -> None:
+def seed(run: Run, *, quiet: bool, store: JobStore | None = None) -> None:
     """Seed from scheduler_state.json (idempotent); `quiet`: say something only if jobs were added."""
     seeded = seed_from_state(run.settings.paths.state_file, store or run.store, run_limits(run.settings))
     if seeded.state_file_found and (seeded.added or not quiet):

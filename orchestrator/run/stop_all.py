@@ -84,9 +84,7 @@ def stop_all(
             orchestrator = f"stopped gracefully (pid {run.process.pid})"
         run = run_dir.read_run()  # a graceful stop clears run.json; what is left needs cleaning
     killed = stop_recorded_processes(run_dir, grace_s=min(10.0, settings.orchestrator.grace_period_s))
-    released = (
-        recover_claims(open_store(settings), set(), now()) if settings.paths.progress_file.exists() else []
-    )
+    released = recover_claims(open_store(settings), set(), now()) if has_queue(settings) else []
     settler = _task_settler(settings, env, run)
     tasks = settler.settle(now, cancel=True) if settler else []
     phones = stop_phones_after(settings, env, run_dir=run_dir, run=run, all_phones=all_phones, now=now)
@@ -145,7 +143,7 @@ def _task_settler(settings: Settings, env: Mapping[str, str], run: RunInfo | Non
     sim_url = simulator_url_of(run)
     if run is not None and run.simulator is not None and not run.simulator.is_alive():
         return None  # its tasks are gone with it
-    if (sim_url is None and settings.simulate.enabled) or not settings.paths.progress_file.exists():
+    if (sim_url is None and settings.simulate.enabled) or not has_queue(settings):
         return None
     gl = client_settings(settings, env, simulator_url=sim_url)
     if not (gl.token or (gl.app_id and gl.api_key)):
@@ -205,10 +203,29 @@ def kill_process(ref: ProcessRef) -> None:
             proc.wait(timeout=10)
 
 
+def stop_fleet(settings: Settings) -> list[str]:
+    """`--stop-all --fleet`: the flag every host of the shared queue reads at its next beat; returns
+    the other hosts that were working it."""
+    from jobqueue.pgstore import PostgresJobStore
+
+    store = open_store(settings)
+    assert isinstance(store, PostgresJobStore)
+    try:
+        store.request_fleet_stop()
+        return [h.host for h in store.hosts() if h.host != store.host]
+    finally:
+        store.close()
+
+
+def has_queue(settings: Settings) -> bool:
+    """A database queue, or a progress file that exists (stop-all never creates one)."""
+    return bool(settings.queue.url) or settings.paths.progress_file.exists()
+
+
 def project_accounts(settings: Settings) -> set[str]:
     """The accounts of this project: every account in the progress file (and accounts.txt if any)."""
     accounts: set[str] = set()
-    if settings.paths.progress_file.exists():
+    if has_queue(settings):
         # the ledger still names every phone we started; account names only widen the net
         with contextlib.suppress(QueueError):
             accounts |= {j.account for j in open_store(settings).snapshot().jobs if j.account}

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from geelark.errors import GeeLarkError
 from geelark.ratelimit import recent_requests
-from jobqueue import CsvJobStore
+from jobqueue import CsvJobStore, JobStore
 from jobqueue.edits import read_edits
 from orchestrator.adapters.geelark_api import (
     SimulatorMeter,
@@ -18,10 +18,10 @@ from orchestrator.adapters.geelark_api import (
     simulator_url_of,
     status_name,
 )
-from orchestrator.adapters.queue_store import open_store
+from orchestrator.adapters.queue_store import open_store, queue_label
 from orchestrator.views.fleet_view import ALIVE_SUPERVISION, FleetView, RunTick, fleet_view
 from orchestrator.views.phone_use import PhoneUse, ledger_minutes
-from orchestrator.views.status_report import PhoneLine, PhonesView, StatusReport, build_status
+from orchestrator.views.status_report import HostStatus, PhoneLine, PhonesView, StatusReport, build_status
 from orchestrator.views.usage import GeeLarkUse
 from runtime.settings import Settings
 from runtime.state import RunDir, RunInfo
@@ -37,7 +37,7 @@ def current_status(
     phones_probe: Callable[[set[str]], PhonesView] | None = None,
     *,
     meter: Callable[[str | None], SimulatorMeter | None] | None = None,
-    store: CsvJobStore | None = None,
+    store: JobStore | None = None,
 ) -> StatusReport:
     """The status of this working folder, with or without an active run. Never waits on GeeLark
     longer than the probe's own short timeout; raises the queue's errors (corrupt / busy file).
@@ -50,11 +50,11 @@ def current_status(
     run_dir = RunDir(settings.paths.runtime_dir)
     run = run_dir.live_run()
     started = time.perf_counter()
-    if store is None:
-        store = open_store(settings)
-        snapshot = store.view_snapshot(
-            run_dir.root / STATUS_DIGEST, now, run.started_at if run is not None else None
-        )
+    kept = store is not None
+    store = store or open_store(settings)
+    if not kept and isinstance(store, CsvJobStore):  # a one-shot --status: from the queue's digest
+        digest_file = run_dir.root / STATUS_DIGEST
+        snapshot = store.view_snapshot(digest_file, now, run.started_at if run is not None else None)
     else:
         snapshot = store.snapshot()
     read_s = time.perf_counter() - started
@@ -71,7 +71,7 @@ def current_status(
         snapshot,
         now,
         policy=store.policy,
-        progress_file=settings.paths.progress_file,
+        progress_file=queue_label(settings),
         logs_dir=settings.paths.logs_dir,
         heartbeats=heartbeats,
         alive_workers=alive,
@@ -85,7 +85,17 @@ def current_status(
         queue_read_s=read_s,
         executors={e.name: e.executor for e in roster.entries},
         default_executor=settings.accounts.executor,
+        hosts=hosts_status(store, settings.orchestrator.heartbeat_timeout_s),
     )
+
+
+def hosts_status(store: JobStore, lease_s: float) -> tuple[HostStatus, ...]:
+    """Every PC on a shared PostgreSQL queue (none for a CSV queue)."""
+    from jobqueue.pgstore import PostgresJobStore
+
+    if not isinstance(store, PostgresJobStore):
+        return ()
+    return tuple(HostStatus(h.host, h.folder, h.pid, h.seen_s, h.seen_s > lease_s) for h in store.hosts())
 
 
 def geelark_use(settings: Settings, run_dir: RunDir, sim: SimulatorMeter | None) -> GeeLarkUse:

@@ -145,6 +145,17 @@ class PhonesView:
 
 
 @dataclass(frozen=True)
+class HostStatus:
+    """One PC working a shared PostgreSQL queue, as the database last heard of it."""
+
+    host: str
+    folder: str
+    pid: int
+    seen_s: float  # seconds since its last heartbeat
+    silent: bool  # not heard of for the lease: any other host recovers its claims
+
+
+@dataclass(frozen=True)
 class StatusReport:
     generated_at: datetime
     progress_file: str
@@ -163,6 +174,7 @@ class StatusReport:
     attempts: AttemptTotals | None = None
     geelark: GeeLarkUse | None = None
     queue_read_s: float | None = None  # how long reading the queue took for this report
+    hosts: tuple[HostStatus, ...] = ()  # a shared PostgreSQL queue: every PC working it
 
 
 def _age(now: datetime, then: datetime | None) -> float:
@@ -304,7 +316,7 @@ def build_status(
     now: datetime,
     *,
     policy: QueuePolicy,
-    progress_file: Path,
+    progress_file: Path | str,
     logs_dir: Path,
     heartbeats: dict[int, Heartbeat],
     alive_workers: set[int],
@@ -318,6 +330,7 @@ def build_status(
     queue_read_s: float | None = None,
     executors: Mapping[str, str] | None = None,
     default_executor: str = "appium",
+    hosts: Sequence[HostStatus] = (),
 ) -> StatusReport:
     """The whole report; every input is plain data gathered by the caller."""
     outlook = accounts_outlook(snapshot, now, policy)
@@ -357,4 +370,5 @@ def build_status(
         attempts=attempt_totals(snapshot),
         geelark=geelark,
         queue_read_s=queue_read_s,
+        hosts=tuple(hosts),
     )

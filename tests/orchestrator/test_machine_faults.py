@@ -13,7 +13,7 @@ import filelock
 import pytest
 
 from harness.processes import free_port_base
-from jobqueue import LockTimeout
+from jobqueue import CsvJobStore, LockTimeout
 from orchestrator.errors import PreflightFailed
 from orchestrator.exit_codes import ExitCode
 from orchestrator.run import runner
@@ -165,6 +165,7 @@ def test_a_held_queue_lock_never_keeps_the_loop_from_killing_a_stuck_worker(
     fleet.spawn_one(1, run.clock())
     stuck = fleet.procs[0].ref
     run.watches[0] = WorkerWatch(stuck.pid, alive_since=run.clock() - 3600)  # silent for an hour
+    assert isinstance(run.store, CsvJobStore)
     holder = filelock.FileLock(str(run.store.lock_path))
     holder.acquire()  # a frozen lock holder (a worker stopped mid-write, a hung tool)
     try:

@@ -1,0 +1,76 @@
+"""Several PCs on one PostgreSQL queue: this PC joins, beats, watches for silent PCs and leaves.
+
+Each orchestrator is one host (``[queue] host``, the computer's name by default). It recovers its
+own dead workers' claims at once, as on one PC. A host not heard of for the lease
+(``[orchestrator] heartbeat_timeout_s``, by the database's clock) has its claims recovered by any
+other (before the checkpoint: due again with no attempt used; after it: review). `--stop-all --fleet`
+sets a flag every host reads at its next beat. A CSV queue has one host: none of this applies.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+
+from jobqueue.pgstore import HostRow, PostgresJobStore
+from orchestrator.run.context import Run
+
+log = logging.getLogger(__name__)
+BEAT_EVERY_S = 2.0
+
+
+@dataclass
+class HostBeat:
+    next_at: float = 0.0
+    stop_requested: bool = False
+
+
+def shared_store(run: Run) -> PostgresJobStore | None:
+    return run.store if isinstance(run.store, PostgresJobStore) else None
+
+
+def lease_s(run: Run) -> float:
+    return max(run.settings.orchestrator.heartbeat_timeout_s, 3 * BEAT_EVERY_S)
+
+
+def join_fleet(run: Run) -> None:
+    """Say this PC works the queue; HostNameTaken (nothing started) if a live one has its name."""
+    store = shared_store(run)
+    if store is None:
+        return
+    store.join(str(run.cwd.resolve()), os.getpid(), lease_s(run))
+    others = [h for h in store.hosts() if h.host != store.host]
+    names = ", ".join(h.host for h in others) or "none"
+    run.say(f"Queue: shared PostgreSQL queue as host {store.host!r} (other hosts working it: {names})")
+
+
+def beat_fleet(run: Run, beat: HostBeat, mono: float) -> None:
+    """Every few seconds: this PC is alive; claims of silent PCs go back; a fleet stop is noticed."""
+    store = shared_store(run)
+    if store is None or mono < beat.next_at:
+        return
+    beat.next_at = mono + BEAT_EVERY_S
+    if store.beat() and not beat.stop_requested:
+        beat.stop_requested = True
+        run.say("Stop: `--stop-all --fleet` asked every host to stop")
+    for host, jobs in store.recover_silent_hosts(lease_s(run), run.now()).items():
+        run.say(
+            f"Host {host} went silent (no heartbeat for {lease_s(run):.0f}s): recovered {len(jobs)} claim(s)"
+        )
+        for job in jobs:
+            run.say(f"Recovered job {job.job_id} @{job.account} of host {host} -> {job.status.value}")
+
+
+def leave_fleet(run: Run) -> None:
+    store = shared_store(run)
+    if store is not None:
+        try:
+            store.leave()
+        except Exception as exc:
+            log.warning("could not leave the shared queue's host list: %s", exc)
+
+
+def hosts_of(run: Run) -> list[HostRow]:
+    store = shared_store(run)
+    return store.hosts() if store is not None else []
