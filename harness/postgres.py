@@ -58,6 +58,18 @@ class Cluster:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
+    def stop_server(self) -> None:
+        """The server goes down at once (as a crash or a restart would take it): clients lose
+        their connections; the data stays for ``start_server``."""
+        self.run(str(self.bin / "pg_ctl"), "-D", str(self.folder / "data"), "-m", "immediate", "-w", "stop")
+
+    def start_server(self) -> None:
+        options = f"-c listen_addresses='' -k {self.socket_dir} -c fsync=off -c full_page_writes=off"
+        self.run(
+            str(self.bin / "pg_ctl"), "-D", str(self.folder / "data"), "-o", options,
+            "-l", str(self.folder / "server.log"), "-w", "-t", "60", "start",
+        )  # fmt: skip
+
     def stop(self) -> None:
         with contextlib.suppress(subprocess.SubprocessError, OSError):
             self.run(
@@ -90,11 +102,7 @@ def start_cluster(folder: Path) -> Cluster:
             str(bindir / "initdb"), "-D", str(folder / "data"), "-U", "postgres", "-A", "trust",
             "--no-sync", "-E", "UTF8", "--locale=C",
         )  # fmt: skip
-        options = f"-c listen_addresses='' -k {folder / 'sock'} -c fsync=off -c full_page_writes=off"
-        cluster.run(
-            str(bindir / "pg_ctl"), "-D", str(folder / "data"), "-o", options,
-            "-l", str(folder / "server.log"), "-w", "-t", "60", "start",
-        )  # fmt: skip
+        cluster.start_server()
     except subprocess.CalledProcessError as exc:
         log = (folder / "server.log").read_text(errors="replace") if (folder / "server.log").exists() else ""
         cluster.stop()

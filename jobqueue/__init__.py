@@ -15,6 +15,7 @@ from jobqueue.errors import (
     LockTimeout,
     LostClaim,
     QueueError,
+    QueueUnavailable,
     UnknownJob,
 )
 from jobqueue.model import (
@@ -57,6 +58,7 @@ __all__ = [
     "QueueError",
     "QueuePolicy",
     "QueueSnapshot",
+    "QueueUnavailable",
     "SeedResult",
     "Settlement",
     "UnknownJob",

@@ -80,6 +80,11 @@ class UnknownJob(QueueError):
         super().__init__(f"unknown job id(s): {', '.join(job_ids)}")
 
 
+class QueueUnavailable(QueueError):
+    """The queue cannot be reached for now (its database is down or unreachable): try again later;
+    nothing was changed, or the change is settled when it answers again."""
+
+
 class LockTimeout(QueueError):
     """The queue lock was not acquired within the store's lock timeout."""
 

@@ -14,9 +14,12 @@ Rows keep the progress file's cells (``jobqueue.csvrow``): one encoding for both
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import random
 import threading
+import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,7 +29,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from jobqueue.csvrow import Layout, RowDecoder, job_cells
 from jobqueue.csvstore import journal_entries
-from jobqueue.errors import QueueError
+from jobqueue.errors import LockTimeout, QueueError, QueueUnavailable
 from jobqueue.model import (
     AccountsState,
     Claim,
@@ -47,12 +50,14 @@ if TYPE_CHECKING:
     import psycopg
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 SCHEMA_VERSION = 2
+RECONNECT_DELAYS_S = (0.2, 0.5, 1.0, 2.0, 4.0, 5.0)  # then every 5 s until reconnect_s
 ACCOUNTS_WHERE = Path("po_meta.accounts")  # names the place in errors about the accounts' state
 LAYOUT = Layout.default()
 
 
-class DatabaseUnavailable(QueueError):
+class DatabaseUnavailable(QueueUnavailable):
     """The queue's database cannot be reached or dropped the connection (nothing was changed, or the
     change was rolled back)."""
 
@@ -142,9 +147,13 @@ class PostgresJobStore:
         lock_timeout_s: float = 30.0,
         connect: Callable[[str], psycopg.Connection[Any]] | None = None,
         host: str = "",
+        reconnect_s: float = 60.0,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._url = url
         self.host = host
+        self._reconnect_s = reconnect_s
+        self._sleep = sleep
         self._joined: tuple[str, int] = ("", 0)
         self._policy = policy or QueuePolicy()
         self._rng = rng or random.Random()
@@ -191,7 +200,57 @@ class PostgresJobStore:
             cache = _Cache(version, [int(r[0]) for r in rows], [self._job(r[1]) for r in rows])
         return cache, accounts
 
-    def _operate(self, name: str, operation: Callable[[JobTable], T]) -> T:
+    def _operate(
+        self,
+        name: str,
+        operation: Callable[[JobTable], T],
+        settled: Callable[[JobTable], tuple[bool, T]] | None = None,
+    ) -> T:
+        """One operation in one transaction. A dropped connection (a database restart, the network)
+        is retried with backoff for ``reconnect_s``, then DatabaseUnavailable. When the commit may
+        have happened before the connection dropped, ``settled`` reads the rows back: (True, result)
+        if the operation took effect (it is never done twice), (False, _) to do it again."""
+        read_back = None if settled is None else (lambda: self._operate_once("read_back", settled))
+        return self._retrying(name, lambda: self._operate_once(name, operation), read_back)
+
+    def _retrying(
+        self, name: str, attempt: Callable[[], T], read_back: Callable[[], tuple[bool, T]] | None = None
+    ) -> T:
+        import psycopg
+
+        delays = iter(RECONNECT_DELAYS_S)
+        deadline = time.monotonic() + self._reconnect_s
+        check: Callable[[], tuple[bool, T]] | None = None
+        while True:
+            try:
+                if check is not None:
+                    done, result = check()
+                    if done:
+                        return result
+                return attempt()
+            except psycopg.errors.LockNotAvailable:
+                raise LockTimeout("the queue table (po_jobs)", self._lock_timeout_ms / 1000) from None
+            except (psycopg.OperationalError, DatabaseUnavailable) as exc:
+                self._drop()
+                check = read_back
+                pause = next(delays, RECONNECT_DELAYS_S[-1])
+                if time.monotonic() + pause > deadline:
+                    raise (
+                        exc if isinstance(exc, DatabaseUnavailable) else DatabaseUnavailable(str(exc))
+                    ) from None
+                first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                log.warning("queue database: %s; retrying %s in %.1f s", first_line, name, pause)
+                self._sleep(pause)
+
+    def _drop(self) -> None:
+        with self._thread_lock:
+            self._cache = None
+            if self._conn is not None:
+                with contextlib.suppress(Exception):
+                    self._conn.close()
+                self._conn = None
+
+    def _operate_once(self, name: str, operation: Callable[[JobTable], T]) -> T:
         with self._thread_lock:
             conn = self._connection()
             try:
@@ -255,18 +314,41 @@ class PostgresJobStore:
     def claim_next(
         self, worker_id: int, worker_pid: int, now: datetime, prefer_account: str | None = None
     ) -> Claim | None:
+        def mine(table: JobTable) -> tuple[bool, Claim | None]:
+            """A worker holds one claim at most: one of its own in the rows is the one it asked for."""
+            for job in table.jobs:
+                if job.status is JobStatus.CLAIMED and (job.worker_id, job.worker_pid, job.host) == (
+                    worker_id,
+                    worker_pid,
+                    self.host,
+                ):
+                    return True, Claim(job, job.claim_token, worker_id)
+            return False, None
+
         return self._operate(
-            "claim", lambda t: t.claim_next(worker_id, worker_pid, now, prefer_account, host=self.host)
+            "claim", lambda t: t.claim_next(worker_id, worker_pid, now, prefer_account, host=self.host), mine
         )
 
     def checkpoint(self, claim: Claim, now: datetime, external_id: str = "") -> None:
-        self._operate("checkpoint", lambda t: t.checkpoint(claim, now, external_id))
+        def done(table: JobTable) -> tuple[bool, None]:
+            job = _held_job(table, claim)
+            return job is not None and job.checkpoint_at is not None, None
+
+        self._operate("checkpoint", lambda t: t.checkpoint(claim, now, external_id), done)
 
     def attach_external_id(self, claim: Claim, external_id: str, now: datetime) -> Job:
-        return self._operate("attach_external_id", lambda t: t.attach_external_id(claim, external_id))
+        def done(table: JobTable) -> tuple[bool, Job]:
+            job = _held_job(table, claim)
+            return job is not None and job.external_id == external_id, job or claim.job
+
+        return self._operate("attach_external_id", lambda t: t.attach_external_id(claim, external_id), done)
 
     def withdraw_checkpoint(self, claim: Claim, now: datetime) -> Job:
-        return self._operate("withdraw_checkpoint", lambda t: t.withdraw_checkpoint(claim))
+        def done(table: JobTable) -> tuple[bool, Job]:
+            job = _held_job(table, claim)
+            return job is not None and job.checkpoint_at is None, job or claim.job
+
+        return self._operate("withdraw_checkpoint", lambda t: t.withdraw_checkpoint(claim), done)
 
     def settle_review(
         self, job_id: str, settlement: Settlement, now: datetime, *, expect_external_id: str
@@ -277,10 +359,10 @@ class PostgresJobStore:
         )
 
     def record(self, claim: Claim, outcome: Outcome, now: datetime) -> Job:
-        return self._operate("record", lambda t: t.record(claim, outcome, now))
+        return self._operate("record", lambda t: t.record(claim, outcome, now), _claim_ended(claim))
 
     def release(self, claim: Claim, now: datetime, reason: str) -> Job:
-        return self._operate("release", lambda t: t.release(claim, now, reason))
+        return self._operate("release", lambda t: t.release(claim, now, reason), _claim_ended(claim))
 
     def recover_orphans(self, is_alive: Callable[[int, int], bool], now: datetime) -> list[Job]:
         return self._operate("recover_orphans", lambda t: t.recover_orphans(is_alive, now, host=self.host))
@@ -290,7 +372,11 @@ class PostgresJobStore:
 
     def adopt(self, jobs: Sequence[Job], accounts: AccountsState) -> int:
         """Take over another queue's jobs as they are, in one transaction (``JobTable.adopt``)."""
-        return self._operate("import", lambda t: t.adopt(jobs, accounts))
+
+        def done(table: JobTable) -> tuple[bool, int]:
+            return bool(jobs) and all(job.job_id in table.index for job in jobs), len(jobs)
+
+        return self._operate("import", lambda t: t.adopt(jobs, accounts), done)
 
     def seed(self, jobs: Iterable[NewJob]) -> SeedResult:
         new = list(jobs)
@@ -392,6 +478,9 @@ class PostgresJobStore:
 
     def snapshot(self) -> QueueSnapshot:
         """The jobs and accounts' state as of one moment (never waits for a writer)."""
+        return self._retrying("snapshot", self._snapshot_once)
+
+    def _snapshot_once(self) -> QueueSnapshot:
         with self._thread_lock:
             conn = self._connection()
             try:
@@ -403,6 +492,28 @@ class PostgresJobStore:
                 raise
             self._cache = cache
             return QueueSnapshot(tuple(cache.jobs), accounts)
+
+
+def _held_job(table: JobTable, claim: Claim) -> Job | None:
+    """The claim's job while the claim still holds it (its fencing token unchanged)."""
+    position = table.index.get(claim.job.job_id)
+    job = None if position is None else table.jobs[position]
+    return (
+        job
+        if job is not None and job.status is JobStatus.CLAIMED and job.claim_token == claim.token
+        else None
+    )
+
+
+def _claim_ended(claim: Claim) -> Callable[[JobTable], tuple[bool, Job]]:
+    """Read-back for record and release: done once the claim no longer holds its job."""
+
+    def done(table: JobTable) -> tuple[bool, Job]:
+        position = table.index.get(claim.job.job_id)
+        job = claim.job if position is None else table.jobs[position]
+        return _held_job(table, claim) is None, job
+
+    return done
 
 
 def _connect(url: str) -> psycopg.Connection[Any]:

@@ -37,3 +37,14 @@ def pg_cluster() -> Iterator[Cluster]:
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture
+def own_cluster(pg_cluster: Cluster) -> Iterator[Cluster]:
+    """A cluster of its own, for a test that stops and starts the server (skipped or failed as
+    ``pg_cluster`` is where PostgreSQL is missing)."""
+    cluster = start_cluster(Path(tempfile.mkdtemp(prefix="po-pg-restart-")))
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

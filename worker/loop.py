@@ -19,7 +19,16 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from jobqueue import Claim, CorruptProgressFile, FileBusy, JobStatus, LockTimeout, LostClaim, OutcomeKind
+from jobqueue import (
+    Claim,
+    CorruptProgressFile,
+    FileBusy,
+    JobStatus,
+    LockTimeout,
+    LostClaim,
+    OutcomeKind,
+    QueueUnavailable,
+)
 from runtime.logs import log_context
 from runtime.outage import ClaimingStopped, OutageRecord
 from runtime.ports import PortInUse
@@ -105,7 +114,7 @@ class WorkerLoop:
                 return rig.store.claim_next(
                     rig.cfg.worker_id, self.pid, rig.cfg.now(), prefer_account=rig.phones.account
                 )
-            except (FileBusy, LockTimeout) as exc:
+            except (FileBusy, LockTimeout, QueueUnavailable) as exc:
                 log.warning("queue busy (%s); retrying in %.0f s", exc, BUSY_RETRY_S)
                 if rig.stop.wait(BUSY_RETRY_S):
                     return None
@@ -116,7 +125,7 @@ class WorkerLoop:
         for attempt in range(1, BUSY_RETRIES + 1):
             try:
                 return call()
-            except (FileBusy, LockTimeout) as exc:
+            except (FileBusy, LockTimeout, QueueUnavailable) as exc:
                 if attempt == BUSY_RETRIES:
                     raise
                 log.warning("queue busy (%s); retry %s in %.0f s", exc, attempt, BUSY_RETRY_S)

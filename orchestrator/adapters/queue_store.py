@@ -17,7 +17,7 @@ def queue_label(settings: Settings) -> str:
     return redacted(settings.queue.url) if settings.queue.url else str(settings.paths.progress_file)
 
 
-def open_store(settings: Settings, lock_timeout_s: float = 60.0) -> JobStore:
+def open_store(settings: Settings, lock_timeout_s: float = 60.0, reconnect_s: float = 60.0) -> JobStore:
     """This working folder's queue: its progress CSV (created on first write) or the database."""
     return open_job_store(
         settings.paths.progress_file,
@@ -26,4 +26,5 @@ def open_store(settings: Settings, lock_timeout_s: float = 60.0) -> JobStore:
         lock_timeout_s=lock_timeout_s,
         journal=settings.queue.journal,
         host=queue_host(settings),
+        reconnect_s=reconnect_s,
     )

@@ -26,8 +26,10 @@ class HostBeat:
     stop_requested: bool = False
 
 
-def shared_store(run: Run) -> PostgresJobStore | None:
-    return run.store if isinstance(run.store, PostgresJobStore) else None
+def shared_store(run: Run, loop: bool = False) -> PostgresJobStore | None:
+    """The run's PostgreSQL store (``loop``: the supervision loop's, quick to give up), or None."""
+    store = run.loop_store if loop else run.store
+    return store if isinstance(store, PostgresJobStore) else None
 
 
 def lease_s(run: Run) -> float:
@@ -47,7 +49,7 @@ def join_fleet(run: Run) -> None:
 
 def beat_fleet(run: Run, beat: HostBeat, mono: float) -> None:
     """Every few seconds: this PC is alive; claims of silent PCs go back; a fleet stop is noticed."""
-    store = shared_store(run)
+    store = shared_store(run, loop=True)
     if store is None or mono < beat.next_at:
         return
     beat.next_at = mono + BEAT_EVERY_S

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from jobqueue.errors import FileBusy, LockTimeout
+from jobqueue.errors import FileBusy, LockTimeout, QueueUnavailable
 from jobqueue.model import QueueSnapshot
 from jobqueue.outlook import Outlook, work_outlook
 from orchestrator.run import supervision as sv
@@ -77,10 +77,15 @@ def supervise(run: Run, fleet: Fleet) -> RunEnd:
             return RunEnd.STOPPED
         try:
             ended = tick(run, fleet, loop)
-        except (FileBusy, LockTimeout) as exc:
+        except (FileBusy, LockTimeout, QueueUnavailable) as exc:
             ended = None
             if run.clock() >= loop.next_busy_warning:
-                run.say(f"WARNING: {exc} (the run goes on and retries)")
+                waits = (
+                    " (workers keep their claims and wait for it)"
+                    if isinstance(exc, QueueUnavailable)
+                    else ""
+                )
+                run.say(f"WARNING: {exc}{waits} (the run goes on and retries)")
                 loop.next_busy_warning = run.clock() + BUSY_WARNING_EVERY_S
         except OSError as exc:
             if not is_disk_full(exc):

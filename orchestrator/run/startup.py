@@ -33,6 +33,7 @@ from runtime.state import RunDir, RunInfo
 # The supervision loop never waits long on the queue lock: a frozen lock holder (a worker stopped
 # in the debugger, a hung tool) must not keep it from killing stuck workers. It tries again next tick.
 LOOP_LOCK_TIMEOUT_S = 0.5
+LOOP_RECONNECT_S = 1.0  # a queue database that does not answer: the loop warns and tries next tick
 
 
 def prepare(run: Run) -> None:
@@ -207,7 +208,7 @@ def open_run(
         run_dir=RunDir(settings.paths.runtime_dir),
         queue_clock=RunClock(settings.paths.runtime_dir),
         store=open_store(settings),
-        loop_store=open_store(settings, lock_timeout_s=LOOP_LOCK_TIMEOUT_S),
+        loop_store=open_store(settings, lock_timeout_s=LOOP_LOCK_TIMEOUT_S, reconnect_s=LOOP_RECONNECT_S),
     )
 
 

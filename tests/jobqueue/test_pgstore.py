@@ -5,17 +5,30 @@ against it through ``make_store``.)"""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import multiprocessing
 import os
+import threading
+import time
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import psycopg
 import pytest
 
 from harness.postgres import Cluster
 from jobqueue import JobStatus, LostClaim, NewJob, Outcome, OutcomeKind, QueuePolicy
-from jobqueue.pgstore import SCHEMA_VERSION, HostNameTaken, PostgresJobStore, SchemaTooNew, migrate
+from jobqueue.pgstore import (
+    SCHEMA_VERSION,
+    DatabaseUnavailable,
+    HostNameTaken,
+    PostgresJobStore,
+    SchemaTooNew,
+    migrate,
+)
 from tests.jobqueue.conftest import T0, UTC_POLICY, new_jobs
 
 BUSY_POLICY = QueuePolicy(daily_limit=10_000, timezone="UTC")
@@ -176,3 +189,88 @@ def test_stop_all_fleet_reaches_every_pc_that_joined_before_it(pg_cluster: Clust
     finally:
         pc1.close()
         pc2.close()
+
+
+class CommitThenDrop:
+    """A connection that loses itself right after its next commit went through: the client cannot
+    tell whether the change was made (what a server crash or a network cut at that moment does)."""
+
+    armed = False
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self._conn = conn
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Any]:
+        with self._conn.transaction() as tx:
+            yield tx
+        if CommitThenDrop.armed:
+            CommitThenDrop.armed = False
+            self._conn.close()
+            raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+
+def flaky(url: str) -> Any:
+    return CommitThenDrop(psycopg.connect(url, autocommit=True))
+
+
+def test_a_commit_lost_with_its_connection_is_read_back_and_never_done_twice(pg_cluster: Cluster) -> None:
+    url = pg_cluster.new_database()
+    store = PostgresJobStore(url, UTC_POLICY, connect=flaky, host="pc1", sleep=lambda _s: None)
+    try:
+        store.seed(new_jobs(3, accounts=3))
+        CommitThenDrop.armed = True
+        claim = store.claim_next(0, 77, T0)  # committed, then the connection dropped
+        assert claim is not None
+        claimed = [j for j in store.snapshot().jobs if j.status is JobStatus.CLAIMED]
+        assert [j.job_id for j in claimed] == [claim.job.job_id]  # the read-back found it: no second claim
+        CommitThenDrop.armed = True
+        store.checkpoint(claim, T0)
+        CommitThenDrop.armed = True
+        done = store.record(claim, Outcome(OutcomeKind.SUCCESS), T0)
+        assert done.status is JobStatus.SUCCESS
+        with psycopg.connect(url) as conn:
+            ops = [
+                e["op"]
+                for (e,) in conn.execute(
+                    "SELECT entry FROM po_history WHERE entry->>'job' = %s", (claim.job.job_id,)
+                )
+            ]
+        assert ops == ["claim", "checkpoint", "record"]  # each once
+    finally:
+        store.close()
+
+
+def test_a_database_restart_is_waited_out_and_a_long_outage_is_a_clear_error(
+    own_cluster: Cluster, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = own_cluster.new_database()
+    store = PostgresJobStore(url, UTC_POLICY, host="pc1", reconnect_s=60)
+    try:
+        store.seed(new_jobs(2, accounts=2))
+        own_cluster.stop_server()
+        def restart_soon() -> None:
+            time.sleep(1.5)  # the outage the claim must wait out
+            own_cluster.start_server()
+
+        restart = threading.Thread(target=restart_soon)
+        restart.start()
+        with caplog.at_level(logging.WARNING, logger="jobqueue.pgstore"):
+            claim = store.claim_next(0, 77, T0)  # waits for the server, then claims
+        restart.join()
+        assert claim is not None
+        assert "retrying claim" in caplog.text
+        assert store.record(claim, Outcome(OutcomeKind.SUCCESS), T0).status is JobStatus.SUCCESS
+
+        own_cluster.stop_server()
+        quick = PostgresJobStore(url, UTC_POLICY, host="pc1", reconnect_s=1.0)
+        with pytest.raises(DatabaseUnavailable, match="cannot be reached"):
+            quick.snapshot()
+        own_cluster.start_server()
+        assert len(quick.snapshot().jobs) == 2
+        quick.close()
+    finally:
+        store.close()

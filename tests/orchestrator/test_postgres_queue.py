@@ -287,3 +287,30 @@ def test_a_dry_run_of_a_database_queue_works_on_a_csv_copy(
     assert [j.status for j in real.snapshot().jobs] == [JobStatus.PENDING] * 4  # the database untouched
     assert history(url)[-1].get("op") == "seed"
     assert real.hosts() == []
+
+
+def test_two_hosts_wait_out_a_database_restart_and_lose_nothing(
+    tmp_path: Path, own_cluster: Cluster, reaper: Reaper
+) -> None:
+    url = own_cluster.new_database()
+    seed_videos(tmp_path, url, 32, 8)
+    pc1, pc2 = (host(tmp_path, name, reaper, url, 3, time_scale=0.02) for name in ("pc1", "pc2"))
+    procs = [pc1.start("--run", "--plain"), pc2.start("--run", "--plain")]
+    wait_for(lambda: claimed_by(url)["pc1"] >= 2 and claimed_by(url)["pc2"] >= 2, 60, "both hosts working")
+    own_cluster.stop_server()
+    wait_for(
+        lambda: all("cannot be reached" in wd.console_text() for wd in (pc1, pc2)),
+        30,
+        "both runs see the outage",
+    )
+    own_cluster.start_server()
+    for wd, proc in zip((pc1, pc2), procs, strict=True):
+        proc.wait(timeout=240)
+        assert proc.returncode in (0, 1), wd.console_text()
+    final = PostgresJobStore(url).snapshot()
+    statuses = Counter(j.status for j in final.jobs)
+    assert statuses[JobStatus.CLAIMED] == 0 and statuses[JobStatus.PENDING] == 0, statuses
+    assert all(n == 1 for n in posted_once(url).values())
+    reviewed = {j.job_id for j in final.jobs if j.status is JobStatus.REVIEW}
+    assert not reviewed & set(posted_once(url))
+    assert statuses[JobStatus.SUCCESS] + len(reviewed) == 32
