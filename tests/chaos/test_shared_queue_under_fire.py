@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -123,9 +124,11 @@ def shared(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
             fleets[name] = fleet
         seen: set[ProcessRef] = set()
 
-        def watch() -> None:
+        def watch() -> bool:
+            """Note every process the runs recorded so far (False: a condition's filler)."""
             for fleet in fleets.values():
                 seen.update(fleet.recorded_refs())
+            return False
 
         def claims_by(host: str) -> int:
             return sum(1 for e in history_of(url) if e.get("op") == "claim" and e.get("host") == host)
@@ -138,11 +141,13 @@ def shared(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
         killed: set[tuple[int, int]] = set()
         for n in range(WORKER_KILLS):  # random workers, both PCs in turn
             fleet = fleets[HOSTS[n % 2]]
-            alive = wait_for(lambda f=fleet: watch() or workers_of(f), 30, "a live worker")
+            watch()
+            alive = wait_for(partial(workers_of, fleet), 30, "a live worker")
             wid, ref = rng.choice(alive)
-            if ref.process() is not None:
+            process = ref.process()
+            if process is not None:
                 with contextlib.suppress(psutil.NoSuchProcess):
-                    ref.process().kill()  # type: ignore[union-attr]
+                    process.kill()
                     killed.add((wid, ref.pid))
             time.sleep(rng.uniform(0.5, 1.5))  # the gap between two kills is part of the plan
 
