@@ -108,7 +108,7 @@ def _claims(report: StatusReport) -> list[str]:
         return ["", "Active claims: none"]
     rows = [
         (
-            f"W{c.worker_id}",
+            f"{c.host}/W{c.worker_id}" if c.host and report.hosts else f"W{c.worker_id}",
             c.job_id,
             c.account,
             ago(c.age_s),

@@ -13,6 +13,7 @@ import logging
 import os
 from dataclasses import dataclass
 
+from jobqueue.errors import QueueError
 from jobqueue.pgstore import HostRow, PostgresJobStore
 from orchestrator.run.context import Run
 
@@ -76,3 +77,18 @@ def leave_fleet(run: Run) -> None:
 def hosts_of(run: Run) -> list[HostRow]:
     store = shared_store(run)
     return store.hosts() if store is not None else []
+
+
+def busy_elsewhere(run: Run) -> set[str]:
+    """Accounts another live PC is posting to now: their phones are not this run's to stop, even
+    when this PC started them (the other PC's worker took the running phone over)."""
+    store = shared_store(run)
+    if store is None:
+        return set()
+    try:
+        from orchestrator.run.stop_all import accounts_of_live_hosts
+
+        return accounts_of_live_hosts(store, store.snapshot().jobs, lease_s(run))
+    except QueueError as exc:
+        log.warning("could not tell which phones other PCs use (%s): stopping this run's own", exc)
+        return set()

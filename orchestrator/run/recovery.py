@@ -89,6 +89,7 @@ def stop_phones(
     only_phones: Collection[str] | None = None,
     skip_task_phones: bool = False,
     sleep: Callable[[float], None] = time.sleep,
+    busy_accounts: Collection[str] = (),
 ) -> PhoneCleanup:
     """Stop the phones we are responsible for (see `phones.choose_phones`) and verify they stopped.
 
@@ -96,6 +97,7 @@ def stop_phones(
     `only_phones`: just these ledger phones. `skip_task_phones`: do not wait for a phone GeeLark
     refuses to stop while a publishing task runs on it (see `phones.stop_and_verify`).
     `sleep`: how to wait between status polls (a stoppable one ends the wait with `Interrupted`).
+    `busy_accounts`: phones another PC is posting with right now (a shared queue): left alone.
     Stopped phones from the ledger get a "stopped" line so the next run does not chase them again.
     """
     ledger = run_dir.phones_left_running()
@@ -103,6 +105,8 @@ def stop_phones(
         ledger = {k: v for k, v in ledger.items() if v.worker_id == only_worker}
     if only_phones is not None:
         ledger = {k: v for k, v in ledger.items() if k in only_phones}
+    if busy_accounts:
+        ledger = {k: v for k, v in ledger.items() if v.serial_name not in busy_accounts}
     if api is None:
         return PhoneCleanup((), "no GeeLark endpoint" if ledger else "")
     asked_at = now()  # "stopped" lines carry when we asked (see RunDir.phones_left_running)

@@ -19,6 +19,7 @@ from orchestrator.adapters.geelark_api import billed_minutes
 from orchestrator.exit_codes import ExitCode
 from orchestrator.run.context import Run
 from orchestrator.run.fleet import Fleet
+from orchestrator.run.hosts import busy_elsewhere
 from orchestrator.run.recovery import PhoneCleanup, recover_claims, stop_phones, stop_recorded_processes
 from orchestrator.run.simulation import stop_simulator
 from orchestrator.run.supervision import WorkerState
@@ -90,6 +91,7 @@ def stop_run_phones(run: Run) -> PhoneCleanup:
         now=run.now,
         only_worker=None,
         sleep=sleep,
+        busy_accounts=busy_elsewhere(run),
     )
     for r in cleanup.results:
         verdict = "shut down" if r.stopped else f"NOT CONFIRMED: {r.final_status_name} {r.error}".rstrip()

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import psutil
 
 from geelark.client import GeeLarkClient
-from jobqueue import JobStore
+from jobqueue import Job, JobStatus, JobStore
 from jobqueue.errors import QueueError
 from orchestrator.adapters.geelark_api import ClientPhoneApi, client_settings, simulator_url_of
 from orchestrator.adapters.queue_store import open_store
@@ -140,7 +140,7 @@ class _StopAllTasks:
 
 
 def _task_settler(settings: Settings, env: Mapping[str, str], run: RunInfo | None) -> _StopAllTasks | None:
-    sim_url = simulator_url_of(run)
+    sim_url = simulator_of(settings, run)
     if run is not None and run.simulator is not None and not run.simulator.is_alive():
         return None  # its tasks are gone with it
     if (sim_url is None and settings.simulate.enabled) or not has_queue(settings):
@@ -169,7 +169,7 @@ def stop_phones_after(
     now: Callable[[], datetime],
 ) -> PhonesOutcome:
     """Stop and verify our phones where they live: the run's simulator, or GeeLark."""
-    sim_url = simulator_url_of(run)
+    sim_url = simulator_of(settings, run)
     if run is not None and run.simulator is not None and not run.simulator.is_alive():
         gone = forget_vanished_phones(run_dir, now())
         return PhonesOutcome(note=f"the run's simulator is gone, and its {len(gone)} phone(s) with it")
@@ -217,22 +217,44 @@ def stop_fleet(settings: Settings) -> list[str]:
         store.close()
 
 
+def simulator_of(settings: Settings, run: RunInfo | None) -> str | None:
+    """The simulator to ask: the run's, else an external one the config names (it outlives runs)."""
+    external = settings.orchestrator.simulator_url.rstrip("/") if settings.simulate.enabled else ""
+    return simulator_url_of(run) or external or None
+
+
 def has_queue(settings: Settings) -> bool:
     """A database queue, or a progress file that exists (stop-all never creates one)."""
     return bool(settings.queue.url) or settings.paths.progress_file.exists()
 
 
 def project_accounts(settings: Settings) -> set[str]:
-    """The accounts of this project: every account in the progress file (and accounts.txt if any)."""
+    """The accounts of this project: every account in the queue (and accounts.txt if any). On a
+    shared PostgreSQL queue, not those another PC that is alive is posting to right now: its
+    phones are its own to stop (`--stop-all --fleet`); a silent PC's phones are stopped here."""
     accounts: set[str] = set()
+    in_use: set[str] = set()
     if has_queue(settings):
         # the ledger still names every phone we started; account names only widen the net
         with contextlib.suppress(QueueError):
-            accounts |= {j.account for j in open_store(settings).snapshot().jobs if j.account}
+            store = open_store(settings)
+            jobs = store.snapshot().jobs
+            accounts |= {j.account for j in jobs if j.account}
+            in_use = accounts_of_live_hosts(store, jobs, settings.orchestrator.heartbeat_timeout_s)
     path = settings.paths.accounts_file
     if path.is_file():
         for line in path.read_text(encoding="utf-8-sig").splitlines():
             name = line.split("#", 1)[0].strip()
             if name:
                 accounts.add(name)
-    return accounts
+    return accounts - in_use
+
+
+def accounts_of_live_hosts(store: JobStore, jobs: Sequence[Job], lease_s: float) -> set[str]:
+    """Accounts with a job claimed by another PC that beat within the lease (shared queue only)."""
+    from jobqueue.pgstore import PostgresJobStore
+
+    if not isinstance(store, PostgresJobStore):
+        return set()
+    alive = {h.host for h in store.hosts() if h.seen_s <= lease_s and h.host != store.host}
+    return {j.account for j in jobs if j.status is JobStatus.CLAIMED and j.host in alive}

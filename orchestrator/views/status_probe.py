@@ -23,7 +23,7 @@ from orchestrator.views.fleet_view import ALIVE_SUPERVISION, FleetView, RunTick,
 from orchestrator.views.phone_use import PhoneUse, ledger_minutes
 from orchestrator.views.status_report import HostStatus, PhoneLine, PhonesView, StatusReport, build_status
 from orchestrator.views.usage import GeeLarkUse
-from runtime.settings import Settings
+from runtime.settings import Settings, queue_host
 from runtime.state import RunDir, RunInfo
 from worker.contract import load_accounts
 
@@ -86,6 +86,7 @@ def current_status(
         executors={e.name: e.executor for e in roster.entries},
         default_executor=settings.accounts.executor,
         hosts=hosts_status(store, settings.orchestrator.heartbeat_timeout_s),
+        host=queue_host(settings),
     )
 
 

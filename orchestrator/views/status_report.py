@@ -76,6 +76,7 @@ class ClaimStatus:
     heartbeat_age_s: float | None
     step: str
     past_checkpoint: bool
+    host: str = ""  # the PC whose worker holds it (a shared PostgreSQL queue)
 
 
 @dataclass(frozen=True)
@@ -232,14 +233,16 @@ def build_accounts(
 
 
 def build_claims(
-    snapshot: QueueSnapshot, heartbeats: dict[int, Heartbeat], now: datetime
+    snapshot: QueueSnapshot, heartbeats: dict[int, Heartbeat], now: datetime, host: str = ""
 ) -> tuple[ClaimStatus, ...]:
-    """Claimed jobs with their worker's last heartbeat (a stale heartbeat means a stuck or dead worker)."""
+    """Claimed jobs with their worker's last heartbeat (a stale heartbeat means a stuck or dead
+    worker). `host`: this PC on a shared queue; another PC's workers have no heartbeat here."""
     claims = []
     for job in snapshot.jobs:
         if job.status is not JobStatus.CLAIMED:
             continue
-        hb = heartbeats.get(job.worker_id) if job.worker_id is not None else None
+        local = not job.host or not host or job.host == host
+        hb = heartbeats.get(job.worker_id) if job.worker_id is not None and local else None
         beat_matches = hb is not None and hb.job_id == job.job_id
         claims.append(
             ClaimStatus(
@@ -250,6 +253,7 @@ def build_claims(
                 heartbeat_age_s=_age(now, hb.heartbeat_at) if hb is not None else None,
                 step=hb.step if hb is not None and beat_matches else "",
                 past_checkpoint=job.checkpoint_at is not None,
+                host=job.host,
             )
         )
     return tuple(sorted(claims, key=lambda c: -c.age_s))
@@ -331,6 +335,7 @@ def build_status(
     executors: Mapping[str, str] | None = None,
     default_executor: str = "appium",
     hosts: Sequence[HostStatus] = (),
+    host: str = "",
 ) -> StatusReport:
     """The whole report; every input is plain data gathered by the caller."""
     outlook = accounts_outlook(snapshot, now, policy)
@@ -342,7 +347,7 @@ def build_status(
         total=len(snapshot.jobs),
         counts={status.value: n for status, n in snapshot.counts().items()},
         accounts=accounts,
-        claims=build_claims(snapshot, heartbeats, now),
+        claims=build_claims(snapshot, heartbeats, now, host if hosts else ""),
         retries=build_retries(snapshot, accounts),
         failures=build_failures(snapshot, logs_dir),
         workers=build_workers(heartbeats, alive_workers, now),

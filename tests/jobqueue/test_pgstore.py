@@ -252,6 +252,7 @@ def test_a_database_restart_is_waited_out_and_a_long_outage_is_a_clear_error(
     try:
         store.seed(new_jobs(2, accounts=2))
         own_cluster.stop_server()
+
         def restart_soon() -> None:
             time.sleep(1.5)  # the outage the claim must wait out
             own_cluster.start_server()

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from jobqueue.csvfile import RowReader, parse_file
 from jobqueue.pgstore import PostgresJobStore
 from runtime.settings import ConfigError, load_settings, settings_to_dict
 from runtime.state import RunDir
-from tests.orchestrator.conftest import Reaper, Workdir, config_toml
+from tests.orchestrator.conftest import Reaper, Workdir, config_toml, running_phones
 
 ENV = "PARALLEL_ORCHESTRATOR_QUEUE_URL"
 
@@ -252,6 +253,7 @@ def test_stop_all_fleet_stops_every_host(tmp_path: Path, pg_cluster: Cluster, re
     wait_for(lambda: claimed_by(url)["pc1"] and claimed_by(url)["pc2"], 60, "both hosts working")
     status = cli(pc2.path, "--status")
     assert "Hosts on the shared queue: 2" in status.stdout, status.stdout + status.stderr
+    wait_for(lambda: "pc1/W" in cli(pc2.path, "--status").stdout, 30, "pc1's claims in pc2's --status")
     out = cli(pc2.path, "--stop-all", "--fleet")
     assert "Asked every host to stop (pc1)" in out.stdout, out.stdout + out.stderr
     for wd, proc in zip((pc1, pc2), procs, strict=True):
@@ -314,3 +316,37 @@ def test_two_hosts_wait_out_a_database_restart_and_lose_nothing(
     reviewed = {j.job_id for j in final.jobs if j.status is JobStatus.REVIEW}
     assert not reviewed & set(posted_once(url))
     assert statuses[JobStatus.SUCCESS] + len(reviewed) == 32
+
+
+def test_stop_all_on_one_pc_leaves_the_phones_another_live_pc_posts_with(
+    tmp_path: Path, pg_cluster: Cluster, reaper: Reaper, simulator: Callable[[tuple[str, ...]], str]
+) -> None:
+    url = pg_cluster.new_database()
+    seed_videos(tmp_path, url, 8, 2)
+    sim_url = simulator(("acct0", "acct1"))
+    pc1, pc2 = (host(tmp_path, name, reaper, url, 2, time_scale=0.05) for name in ("pc1", "pc2"))
+    for wd in (pc1, pc2):  # one GeeLark cloud for the fleet
+        config = wd.path / "parallel-orchestrator.toml"
+        config.write_text(
+            config.read_text(encoding="utf-8").replace(
+                "[orchestrator]\n", f'[orchestrator]\nsimulator_url = "{sim_url}"\n'
+            ),
+            encoding="utf-8",
+        )
+    run = pc1.start("--run", "--plain")
+    wait_for(lambda: set(running_phones(sim_url)) & busy_accounts(url, "pc1"), 60, "pc1 posting with a phone")
+    out = cli(pc2.path, "--stop-all")
+    assert out.returncode == 0, out.stdout + out.stderr
+    run.wait(timeout=180)
+    assert run.returncode == 0, pc1.console_text()
+    final = PostgresJobStore(url).snapshot().jobs
+    assert [(j.status, j.attempts, j.infra_attempts) for j in final] == [(JobStatus.SUCCESS, 0, 0)] * 8
+    assert "underneath" not in "".join(p.read_text() for p in pc1.path.glob("logs/worker_*.log"))
+
+
+def busy_accounts(url: str, host_name: str) -> set[str]:
+    return {
+        j.account
+        for j in PostgresJobStore(url).snapshot().jobs
+        if j.status is JobStatus.CLAIMED and j.host == host_name
+    }
