@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -18,12 +19,13 @@ from typing import Annotated, TypeVar
 import typer
 from typer.core import TyperGroup
 
-from jobqueue import CsvJobStore, QueueError
+from jobqueue import CsvJobStore, QueueError, QueuePolicy
 from scheduler.errors import InputError, SchedulerError
 from scheduler.importer import import_legacy
+from scheduler.limits import queue_url
 from scheduler.operations import ChangeRequest, apply_changes, refuse_dry_run
 from scheduler.render import as_json, change_lines, import_lines, seed_lines, status_lines
-from scheduler.seeding import seed_progress
+from scheduler.seeding import SeedTarget, seed_progress
 from scheduler.status import VideoLine, build_status, list_videos
 
 EXIT_BAD_INPUT = 3
@@ -235,13 +237,24 @@ def import_command(
     _echo([as_json(report)] if json_out else import_lines(report))
 
 
+def seed_target(state: Path, progress: Path) -> SeedTarget:
+    """The queue seeding goes to: the orchestrator's PostgreSQL queue when its folder's config (or
+    the environment) names one, else the progress CSV."""
+    url = queue_url(state.parent, os.environ)
+    if not url:
+        return CsvJobStore(progress)
+    from jobqueue.stores import open_job_store
+
+    return open_job_store(progress, url, QueuePolicy())
+
+
 @app.command("seed")
 def seed_command(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """Assign waiting videos and add the new jobs to the progress file (a second seed adds nothing)."""
     state, progress = _paths(ctx)
     _run(lambda: refuse_dry_run(state, progress))
     try:
-        report = _run(lambda: seed_progress(state, CsvJobStore(progress)))
+        report = _run(lambda: seed_progress(state, seed_target(state, progress)))
     except QueueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_QUEUE_ERROR) from exc

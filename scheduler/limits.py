@@ -80,3 +80,13 @@ def policy_of(defaults: AccountRules, accounts: Mapping[str, AccountRules]) -> Q
         min_spacing_s=defaults.min_spacing_s,
         accounts=accounts,
     )
+
+
+def queue_url(folder: Path, env: Mapping[str, str]) -> str:
+    """The PostgreSQL queue the orchestrator of ``folder`` works (``[queue] url`` of its
+    `parallel-orchestrator.toml`, or PARALLEL_ORCHESTRATOR_QUEUE_URL); "" for its progress CSV."""
+    config = folder / CONFIG_NAME
+    try:
+        return load_settings(config if config.is_file() else None, env=env).settings.queue.url
+    except ConfigError as exc:
+        raise InputError(str(exc)) from exc

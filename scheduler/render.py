@@ -116,7 +116,7 @@ def status_lines(report: StatusReport) -> list[str]:
 
 def seed_lines(report: SeedReport) -> list[str]:
     return [
-        f"seeded: {report.added} new job(s), {report.already_present} already in the progress file",
+        f"seeded: {report.added} new job(s), {report.already_present} already queued",
         f"assigned now: {report.newly_assigned}; waiting: {report.unassigned}; "
         f"ledger: {report.newly_posted} new success(es)",
     ]

@@ -350,3 +350,36 @@ def busy_accounts(url: str, host_name: str) -> set[str]:
         for j in PostgresJobStore(url).snapshot().jobs
         if j.status is JobStatus.CLAIMED and j.host == host_name
     }
+
+
+def test_posting_scheduler_seeds_into_the_configured_database(tmp_path: Path, pg_cluster: Cluster) -> None:
+    url = pg_cluster.new_database()
+    (tmp_path / "parallel-orchestrator.toml").write_text(f'[queue]\nurl = "{url}"\n', encoding="utf-8")
+    folder = tmp_path / "chunk_01"
+    folder.mkdir()
+    for n in range(3):
+        (folder / f"clip{n}.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes([n]) * 32)
+        (folder / f"clip{n}.txt").write_text(f"caption {n}", encoding="utf-8")
+    env = {**{k: v for k, v in subprocess_env().items() if k != ENV}}
+
+    def scheduler(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "scheduler", *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            timeout=60,
+        )
+
+    added = scheduler("--add-folder", "chunk_01", "--add-accounts", "phone1", "phone2", "phone3")
+    assert added.returncode == 0, added.stdout + added.stderr
+    seeded = scheduler("seed")
+    assert seeded.returncode == 0, seeded.stdout + seeded.stderr
+    assert "seeded: 3 new job(s)" in seeded.stdout
+    assert not (tmp_path / "parallel_progress.csv").exists()  # into the database, not a CSV
+    jobs = PostgresJobStore(url).snapshot().jobs
+    assert sorted(j.account for j in jobs) == ["phone1", "phone2", "phone3"]
+    assert "seeded: 0 new job(s)" in scheduler("seed").stdout  # a second seed adds nothing
+    assert len(PostgresJobStore(url).snapshot().jobs) == 3
