@@ -27,6 +27,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from jobqueue.claimindex import ClaimIndex
 from jobqueue.csvrow import Layout, RowDecoder, job_cells
 from jobqueue.csvstore import journal_entries
 from jobqueue.errors import LockTimeout, QueueError, QueueUnavailable
@@ -51,7 +52,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 RECONNECT_DELAYS_S = (0.2, 0.5, 1.0, 2.0, 4.0, 5.0)  # then every 5 s until reconnect_s
 ACCOUNTS_WHERE = Path("po_meta.accounts")  # names the place in errors about the accounts' state
 LAYOUT = Layout.default()
@@ -130,9 +131,16 @@ def migrate(conn: psycopg.Connection[Any]) -> int:
 
 @dataclass
 class _Cache:
+    """The rows as last read, kept between operations: only rows written since (``rev``) are read
+    again. ``jobs``, ``index`` and ``claim_index`` are what ``JobTable`` works on (updated in place)."""
+
     version: int
+    rev: int  # the highest row revision read or written
     positions: list[int]  # the row's position column, in order
     jobs: list[Job]
+    index: dict[str, int]  # job_id -> place in jobs
+    at: dict[int, int]  # position column -> place in jobs
+    claim_index: ClaimIndex | None = None
 
 
 class PostgresJobStore:
@@ -195,10 +203,44 @@ class PostgresJobStore:
         version = int(row[0]) if row else 0
         accounts = decode_accounts(row[1].encode("utf-8"), ACCOUNTS_WHERE) if row else AccountsState()
         cache = self._cache
-        if cache is None or cache.version != version:
-            rows = conn.execute("SELECT position, cells FROM po_jobs ORDER BY position").fetchall()
-            cache = _Cache(version, [int(r[0]) for r in rows], [self._job(r[1]) for r in rows])
+        if cache is None:
+            rows = conn.execute("SELECT position, rev, cells FROM po_jobs ORDER BY position").fetchall()
+            positions = [int(r[0]) for r in rows]
+            jobs = [self._job(r[2]) for r in rows]
+            cache = _Cache(
+                version,
+                max((int(r[1]) for r in rows), default=0),
+                positions,
+                jobs,
+                {job.job_id: n for n, job in enumerate(jobs)},
+                {position: n for n, position in enumerate(positions)},
+            )
+        elif cache.version != version:
+            rows = conn.execute(
+                "SELECT position, rev, cells FROM po_jobs WHERE rev > %s ORDER BY position", (cache.rev,)
+            ).fetchall()
+            for position, rev, cells in rows:
+                self._patch(cache, int(position), self._job(cells))
+                cache.rev = max(cache.rev, int(rev))
+            cache.version = version
         return cache, accounts
+
+    @staticmethod
+    def _patch(cache: _Cache, position: int, job: Job) -> None:
+        """One row as another store wrote it: in place, or appended (new rows come last)."""
+        place = cache.at.get(position)
+        if place is None:
+            place = len(cache.jobs)
+            cache.jobs.append(job)
+            cache.positions.append(position)
+            cache.at[position] = place
+            cache.index[job.job_id] = place
+            if cache.claim_index is not None:
+                cache.claim_index.add(place, job)
+            return
+        if cache.claim_index is not None:
+            cache.claim_index.replace(place, cache.jobs[place], job)
+        cache.jobs[place] = job
 
     def _operate(
         self,
@@ -258,12 +300,14 @@ class PostgresJobStore:
                     conn.execute(f"SET LOCAL lock_timeout = {self._lock_timeout_ms}")
                     conn.execute("LOCK TABLE po_jobs IN SHARE ROW EXCLUSIVE MODE")
                     cache, accounts = self._load(conn)
-                    jobs = list(cache.jobs)
-                    table = JobTable(jobs, accounts, self._policy, self._rng)
+                    table = JobTable(
+                        cache.jobs, accounts, self._policy, self._rng, cache.index, cache.claim_index
+                    )
+                    cache.claim_index = table.claim_index  # kept up to date by the table from now on
                     accounts_before = table.accounts
                     result = operation(table)
                     if table.changed or table.accounts_changed:
-                        cache = self._write(conn, cache, table, name, accounts_before)
+                        self._write(conn, cache, table, name, accounts_before)
             except BaseException:
                 self._cache = None
                 raise
@@ -277,8 +321,10 @@ class PostgresJobStore:
         table: JobTable,
         name: str,
         accounts_before: AccountsState,
-    ) -> _Cache:
-        positions = list(cache.positions)
+    ) -> None:
+        """Write the table's changed rows (stamped with new revisions), the accounts' state and the
+        journal entries, bump the version; the cache follows (the table changed its jobs in place)."""
+        positions = cache.positions
         changed = sorted(table.changed)
         # rows that stop being claimed first: the one-claim-per-account index is checked per row
         changed.sort(key=lambda p: table.jobs[p].status is JobStatus.CLAIMED)
@@ -287,28 +333,32 @@ class PostgresJobStore:
             job = table.jobs[p]
             cells = job_cells(job, (), LAYOUT, tz)
             if p < len(positions):
-                conn.execute(
-                    "UPDATE po_jobs SET account = %s, status = %s, cells = %s WHERE position = %s",
+                row = conn.execute(
+                    "UPDATE po_jobs SET account = %s, status = %s, cells = %s, rev = nextval('po_rev')"
+                    " WHERE position = %s RETURNING rev",
                     (job.account, job.status.value, cells, positions[p]),
-                )
+                ).fetchone()
             else:
                 row = conn.execute(
-                    "INSERT INTO po_jobs (job_id, account, status, cells) VALUES (%s, %s, %s, %s)"
-                    " RETURNING position",
+                    "INSERT INTO po_jobs (job_id, account, status, cells, rev)"
+                    " VALUES (%s, %s, %s, %s, nextval('po_rev')) RETURNING rev, position",
                     (job.job_id, job.account, job.status.value, cells),
                 ).fetchone()
                 assert row is not None
-                positions.append(int(row[0]))
+                cache.at[int(row[1])] = len(positions)
+                positions.append(int(row[1]))
+            assert row is not None
+            cache.rev = max(cache.rev, int(row[0]))
         accounts_text = encode_accounts(table.accounts).decode("utf-8")
         row = conn.execute(
             "UPDATE po_meta SET version = version + 1, accounts = %s WHERE id = 1 RETURNING version",
             (accounts_text,),
         ).fetchone()
         assert row is not None
+        cache.version = int(row[0])
         entries = journal_entries(name, table, accounts_before)
         for entry in entries:
             conn.execute("INSERT INTO po_history (entry) VALUES (%s)", (json.dumps(entry),))
-        return _Cache(int(row[0]), positions, list(table.jobs))
 
     # -- the JobStore protocol ---------------------------------------------------------------------
     def claim_next(

@@ -9,6 +9,7 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import random
 import threading
 import time
 from collections import Counter, defaultdict
@@ -20,7 +21,7 @@ import psycopg
 import pytest
 
 from harness.postgres import Cluster
-from jobqueue import JobStatus, LostClaim, NewJob, Outcome, OutcomeKind, QueuePolicy
+from jobqueue import Claim, JobStatus, LostClaim, NewJob, Outcome, OutcomeKind, QueuePolicy
 from jobqueue.pgstore import (
     SCHEMA_VERSION,
     DatabaseUnavailable,
@@ -275,3 +276,41 @@ def test_a_database_restart_is_waited_out_and_a_long_outage_is_a_clear_error(
         quick.close()
     finally:
         store.close()
+
+
+def test_stores_that_keep_their_rows_between_operations_always_see_the_queue_as_it_is(
+    pg_cluster: Cluster,
+) -> None:
+    """Each store re-reads only the rows written since its last operation (row revisions): after
+    any mix of operations by two stores, each one's view equals a fresh read."""
+    url = pg_cluster.new_database()
+    rng = random.Random(3)
+    stores = [PostgresJobStore(url, BUSY_POLICY, host=h, rng=random.Random(n)) for n, h in enumerate("ab")]
+    try:
+        stores[0].seed(new_jobs(30, accounts=6))
+        claims: list[Claim] = []
+        for step in range(150):
+            store = rng.choice(stores)
+            action = rng.random()
+            if action < 0.45:
+                claim = store.claim_next(step % 4, 1000 + step, T0)
+                if claim is not None:
+                    claims.append(claim)
+            elif action < 0.85 and claims:
+                claim = claims.pop(rng.randrange(len(claims)))
+                kind = rng.choice([OutcomeKind.SUCCESS, OutcomeKind.RETRYABLE, OutcomeKind.ACCOUNT])
+                rng.choice(stores).record(claim, Outcome(kind, "x", "y"), T0)
+            elif action < 0.92:
+                store.seed(new_jobs(3, accounts=6, prefix=f"s{step}_"))
+            else:
+                store.requeue(None)
+            fresh = PostgresJobStore(url, BUSY_POLICY)
+            truth = fresh.snapshot()
+            fresh.close()
+            for kept in stores:
+                seen = kept.snapshot()
+                assert seen.jobs == truth.jobs, f"step {step}"
+                assert seen.accounts == truth.accounts
+    finally:
+        for store in stores:
+            store.close()
