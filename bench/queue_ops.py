@@ -12,6 +12,9 @@ every 10th with a line break. A cycle is claim + complete with zero work between
   twice (a cycle is two writes).
 The three are measured in interleaved rounds (so they share the machine's load of the moment).
 The last line is ``ratios: vs_naive_10k=<naive/ours> vs_floor_10k=<ours/floor>``.
+
+``--store postgres [--url URL] [--quick]``: the PostgreSQL queue against procrastinate on the same
+server (``bench/pg_queue.py``; it starts a throwaway server unless ``--url`` names one).
 """
 
 from __future__ import annotations
@@ -150,7 +153,15 @@ def floor(path: Path) -> Callable[[], None]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000,100000")
-    sizes = [int(size) for size in parser.parse_args().sizes.split(",")]
+    parser.add_argument("--store", choices=("csv", "postgres"), default="csv")
+    parser.add_argument("--url", help="--store postgres: a server to use (default: a throwaway one)")
+    parser.add_argument("--quick", action="store_true", help="--store postgres: 10k jobs, 1 and 8 workers")
+    args = parser.parse_args()
+    if args.store == "postgres":
+        from bench.pg_queue import run
+
+        raise SystemExit(run(args.url, args.quick))
+    sizes = [int(size) for size in args.sizes.split(",")]
     results: dict[int, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as folder:
         for n_rows in sizes:

@@ -1,0 +1,226 @@
+"""`bench/queue_ops.py --store postgres`: our PostgreSQL queue against procrastinate's own cycle.
+
+Both on the same server, in the same run, each configuration in a fresh database:
+- ours: N worker processes, each with its own ``PostgresJobStore``, run ``claim_next`` then
+  ``record(SUCCESS)`` back to back (no work between) on jobs spread over 200 accounts; the store keeps
+  one claimed job per account, daily limits and the journal while it does;
+- procrastinate: N processes run its own fetch-and-finish SQL (``procrastinate_fetch_job_v2`` and
+  ``procrastinate_finish_job_v1``, its schema as shipped) on as many jobs; they need no account rules.
+Both clients are Python processes on psycopg, so the client's cost is in both figures.
+
+Throughput is cycles a second over a fixed wall time; latency is the p99 of the claim (fetch) call.
+Every figure is measured, none is asserted; the machine is noisy, so ratios within one run count.
+Our store holds the whole queue in every worker's memory, so a configuration whose queue times
+workers would not fit (or would take minutes to load) is skipped and printed as ``nan``.
+
+The last line is ``ratios: pg_vs_procrastinate_64w=<x> pg_p99_claim_ms_1m_32w=<y>``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import math
+import multiprocessing
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ACCOUNTS = 200
+MAX_LOADED_ROWS = 2_000_000  # jobs x workers our store may hold at once on this machine
+
+
+@dataclass(frozen=True)
+class Figure:
+    cycles_per_s: float
+    p99_claim_ms: float
+
+
+@contextlib.contextmanager
+def server(url: str | None) -> Iterator[Callable[[], str]]:
+    """`new_database()` on the given server, or on a throwaway cluster started here."""
+    import psycopg
+
+    from harness.postgres import start_cluster
+
+    cluster = None if url else start_cluster(Path(tempfile.mkdtemp(prefix="po-pg-bench-")))
+    admin = cluster.url() if cluster else url
+    assert admin is not None
+    made: list[str] = []
+
+    def new_database() -> str:
+        name = f"po_bench_{os.getpid()}_{len(made)}"
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        made.append(name)
+        if cluster:
+            return cluster.url(name)
+        from urllib.parse import urlsplit, urlunsplit
+
+        return urlunsplit(urlsplit(admin)._replace(path=f"/{name}"))
+
+    try:
+        yield new_database
+    finally:
+        if cluster is not None:
+            cluster.stop()
+        else:
+            with psycopg.connect(admin, autocommit=True) as conn:
+                for name in made:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+def seed_ours(url: str, jobs: int) -> None:
+    """The queue as our store writes it, loaded with COPY (seeding a million jobs one by one would
+    measure the seeding, not the queue)."""
+    import psycopg
+
+    from jobqueue.csvrow import Layout, job_cells
+    from jobqueue.model import Job
+    from jobqueue.pgstore import migrate
+
+    layout = Layout.default()
+    with psycopg.connect(url, autocommit=True) as conn:
+        migrate(conn)
+        with (
+            conn.cursor() as cur,
+            cur.copy("COPY po_jobs (job_id, account, status, cells) FROM STDIN") as copy,
+        ):
+            for n in range(jobs):
+                account = f"acct{n % ACCOUNTS:03d}"
+                job = Job(f"job{n:07d}", account, f"/videos/v{n}.mp4", f"caption {n}, with a comma")
+                copy.write_row((job.job_id, account, "pending", job_cells(job, (), layout, "UTC")))
+        conn.execute("UPDATE po_meta SET version = version + 1")
+
+
+def procrastinate_schema() -> Path:
+    """The schema procrastinate ships (the package is a benchmark-only dependency: `.[bench]`)."""
+    spec = importlib.util.find_spec("procrastinate")
+    if spec is None or spec.origin is None:
+        raise FileNotFoundError("procrastinate is not installed: pip install -e .[bench]")
+    return Path(spec.origin).parent / "sql" / "schema.sql"
+
+
+def seed_procrastinate(url: str, jobs: int) -> None:
+    import psycopg
+
+    schema = procrastinate_schema().read_text(encoding="utf-8")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(schema.encode("utf-8"))
+        conn.execute(
+            "INSERT INTO procrastinate_jobs (queue_name, task_name, args)"
+            " SELECT 'default', 'post', jsonb_build_object('n', n) FROM generate_series(1, %s) AS n",
+            (jobs,),
+        )
+
+
+def _ours(url: str, worker_id: int, seconds: float, start_at: float, out: Any) -> None:
+    from jobqueue import Outcome, OutcomeKind, QueuePolicy
+    from jobqueue.pgstore import PostgresJobStore
+
+    store = PostgresJobStore(url, QueuePolicy(daily_limit=10**9, timezone="UTC"), host="bench")
+    store.snapshot()  # the first read of the whole queue is not part of the cycle
+    latencies: list[float] = []
+    done = 0
+    while time.time() < start_at:
+        time.sleep(0.01)
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        asked = time.monotonic()
+        claim = store.claim_next(worker_id, os.getpid(), datetime.now(UTC))
+        latencies.append(time.monotonic() - asked)
+        if claim is not None:
+            store.record(claim, Outcome(OutcomeKind.SUCCESS), datetime.now(UTC))
+            done += 1
+    store.close()
+    out.put((done, latencies))
+
+
+def _procrastinate(url: str, worker_id: int, seconds: float, start_at: float, out: Any) -> None:
+    import psycopg
+
+    latencies: list[float] = []
+    done = 0
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute("SELECT * FROM procrastinate_register_worker_v1()").fetchone()
+        assert row is not None
+        worker = int(row[0])
+        while time.time() < start_at:
+            time.sleep(0.01)
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            asked = time.monotonic()
+            job = conn.execute("SELECT id FROM procrastinate_fetch_job_v2(NULL, %s)", (worker,)).fetchone()
+            latencies.append(time.monotonic() - asked)
+            if job is not None and job[0] is not None:
+                conn.execute("SELECT procrastinate_finish_job_v1(%s, 'succeeded', false)", (job[0],))
+                done += 1
+    out.put((done, latencies))
+
+
+def measure(target: Callable[..., None], url: str, workers: int, seconds: float) -> Figure:
+    context = multiprocessing.get_context("spawn")
+    out = context.Queue()
+    start_at = time.time() + 5 + workers * 0.5  # every process connected and loaded before the clock starts
+    procs = [context.Process(target=target, args=(url, w, seconds, start_at, out)) for w in range(workers)]
+    for proc in procs:
+        proc.start()
+    results = [out.get(timeout=600) for _ in procs]
+    for proc in procs:
+        proc.join(timeout=60)
+    latencies = sorted(x for _, lat in results for x in lat)
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000 if latencies else math.nan
+    return Figure(sum(done for done, _ in results) / seconds, p99)
+
+
+def run(url: str | None, quick: bool) -> int:
+    try:
+        procrastinate_schema()
+    except FileNotFoundError as exc:
+        print(exc)
+        return 2
+    sizes = (10_000,) if quick else (10_000, 100_000, 1_000_000)
+    workers_list = (1, 8) if quick else (1, 8, 32, 64)
+    seconds = 3.0 if quick else 10.0
+    ours: dict[tuple[int, int], Figure] = {}
+    theirs: dict[tuple[int, int], Figure] = {}
+    print(f"PostgreSQL queue: claim+complete cycles/s and p99 claim ms, {seconds:.0f} s per configuration")
+    print(f"{'jobs':>9} {'workers':>7} | {'ours/s':>8} {'p99 ms':>7} | {'procr./s':>8} {'p99 ms':>7} | ratio")
+    with server(url) as new_database:
+        for jobs in sizes:
+            for workers in workers_list:
+                started = time.monotonic()
+                mine = math.nan, math.nan
+                if jobs * workers <= MAX_LOADED_ROWS:
+                    db = new_database()
+                    seed_ours(db, jobs)
+                    ours[(jobs, workers)] = figure = measure(_ours, db, workers, seconds)
+                    mine = figure.cycles_per_s, figure.p99_claim_ms
+                db = new_database()
+                seed_procrastinate(db, jobs)
+                theirs[(jobs, workers)] = other = measure(_procrastinate, db, workers, seconds)
+                ratio = mine[0] / other.cycles_per_s if other.cycles_per_s else math.nan
+                print(
+                    f"{jobs:>9} {workers:>7} | {mine[0]:>8.0f} {mine[1]:>7.1f} | {other.cycles_per_s:>8.0f}"
+                    f" {other.p99_claim_ms:>7.1f} | {ratio:.2f}x   ({time.monotonic() - started:.0f} s)",
+                    flush=True,
+                )
+    skipped = sorted(k for k in theirs if k not in ours)
+    if skipped:
+        print(
+            "nan: not measured; our store holds the whole queue in each worker's memory "
+            f"(jobs x workers over {MAX_LOADED_ROWS:,}): " + ", ".join(f"{j:,}x{w}" for j, w in skipped)
+        )
+    at_64 = [k for k in ours if k[1] == max(workers_list)]
+    key = max(at_64) if at_64 else None
+    vs = ours[key].cycles_per_s / theirs[key].cycles_per_s if key else math.nan
+    p99 = ours[(1_000_000, 32)].p99_claim_ms if (1_000_000, 32) in ours else math.nan
+    if key is not None:
+        print(f"pg_vs_procrastinate_64w: measured at {key[0]:,} jobs, {key[1]} workers")
+    print(f"ratios: pg_vs_procrastinate_64w={vs:.2f} pg_p99_claim_ms_1m_32w={p99:.1f}")
+    return 0
