@@ -1,5 +1,8 @@
 """Several PCs on one PostgreSQL queue: this PC joins, beats, watches for silent PCs and leaves.
 
+A PC judges others silent only after its own beats went through for a whole lease: after a database
+outage every PC's last beat is old, and none may take the others for lost.
+
 Each orchestrator is one host (``[queue] host``, the computer's name by default). It recovers its
 own dead workers' claims at once, as on one PC. A host not heard of for the lease
 (``[orchestrator] heartbeat_timeout_s``, by the database's clock) has its claims recovered by any
@@ -13,7 +16,7 @@ import logging
 import os
 from dataclasses import dataclass
 
-from jobqueue.errors import QueueError
+from jobqueue.errors import QueueError, QueueUnavailable
 from jobqueue.pgstore import HostRow, PostgresJobStore
 from orchestrator.run.context import Run
 
@@ -25,6 +28,7 @@ BEAT_EVERY_S = 2.0
 class HostBeat:
     next_at: float = 0.0
     stop_requested: bool = False
+    healthy_since: float | None = None  # since when this PC's beats go through without a break
 
 
 def shared_store(run: Run, loop: bool = False) -> PostgresJobStore | None:
@@ -54,9 +58,18 @@ def beat_fleet(run: Run, beat: HostBeat, mono: float) -> None:
     if store is None or mono < beat.next_at:
         return
     beat.next_at = mono + BEAT_EVERY_S
-    if store.beat() and not beat.stop_requested:
+    try:
+        stop = store.beat()
+    except QueueUnavailable:
+        beat.healthy_since = None  # while the database is away, nobody can beat
+        raise
+    if beat.healthy_since is None:
+        beat.healthy_since = mono
+    if stop and not beat.stop_requested:
         beat.stop_requested = True
         run.say("Stop: `--stop-all --fleet` asked every host to stop")
+    if mono - beat.healthy_since < lease_s(run):
+        return  # others get a whole lease of a reachable database to beat before being judged
     for host, jobs in store.recover_silent_hosts(lease_s(run), run.now()).items():
         run.say(
             f"Host {host} went silent (no heartbeat for {lease_s(run):.0f}s): recovered {len(jobs)} claim(s)"

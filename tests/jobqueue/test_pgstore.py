@@ -36,6 +36,17 @@ BUSY_POLICY = QueuePolicy(daily_limit=10_000, timezone="UTC")
 PROCESSES, JOBS, ACCOUNTS = 4, 400, 10
 
 
+@contextlib.contextmanager
+def stores_on(url: str, *hosts: str, policy: QueuePolicy = UTC_POLICY) -> Iterator[list[PostgresJobStore]]:
+    """One store per PC name on the queue at ``url``, closed afterwards."""
+    stores = [PostgresJobStore(url, policy, host=host) for host in hosts]
+    try:
+        yield stores
+    finally:
+        for store in stores:
+            store.close()
+
+
 def test_the_database_refuses_a_second_claimed_job_on_one_account(pg_cluster: Cluster) -> None:
     url = pg_cluster.new_database()
     store = PostgresJobStore(url, UTC_POLICY)
@@ -124,36 +135,27 @@ def test_processes_share_one_queue_each_job_once_one_claim_per_account(pg_cluste
 
 def test_each_pc_recovers_only_its_own_dead_workers_claims(pg_cluster: Cluster) -> None:
     url = pg_cluster.new_database()
-    pc1, pc2 = PostgresJobStore(url, UTC_POLICY, host="pc1"), PostgresJobStore(url, UTC_POLICY, host="pc2")
-    try:
+    with stores_on(url, "pc1", "pc2") as (pc1, pc2):
         pc1.seed(new_jobs(2, accounts=2))
         claim = pc1.claim_next(0, 4242, T0)
         assert claim is not None and claim.job.host == "pc1"
         assert pc2.recover_orphans(lambda _w, _p: False, T0) == []  # pid 4242 on pc1 is not pc2's to judge
         assert [j.job_id for j in pc1.recover_orphans(lambda _w, _p: False, T0)] == [claim.job.job_id]
-    finally:
-        pc1.close()
-        pc2.close()
 
 
 def test_a_host_name_in_use_by_a_live_orchestrator_is_refused(pg_cluster: Cluster) -> None:
     url = pg_cluster.new_database()
-    first, second = PostgresJobStore(url, host="pc1"), PostgresJobStore(url, host="pc1")
-    try:
+    with stores_on(url, "pc1", "pc1") as (first, second):
         first.join("C:/fleet/a", 100, lease_s=60)
         with pytest.raises(HostNameTaken, match="give each PC"):
             second.join("C:/fleet/b", 200, lease_s=60)
         second.join("C:/fleet/b", 200, lease_s=0)  # the other went silent: the name is free again
         assert [(h.host, h.folder) for h in first.hosts()] == [("pc1", "C:/fleet/b")]
-    finally:
-        first.close()
-        second.close()
 
 
 def test_a_silent_pcs_claims_are_recovered_by_another_and_fenced(pg_cluster: Cluster) -> None:
     url = pg_cluster.new_database()
-    pc1, pc2 = PostgresJobStore(url, UTC_POLICY, host="pc1"), PostgresJobStore(url, UTC_POLICY, host="pc2")
-    try:
+    with stores_on(url, "pc1", "pc2") as (pc1, pc2):
         pc1.seed(new_jobs(2, accounts=2))
         pc1.join("/pc1", 1, lease_s=60)
         pc2.join("/pc2", 2, lease_s=60)
@@ -172,24 +174,17 @@ def test_a_silent_pcs_claims_are_recovered_by_another_and_fenced(pg_cluster: Clu
             pc1.checkpoint(before, T0)
         assert pc1.beat() is False  # pc1 is back in the list
         assert {h.host for h in pc2.hosts()} == {"pc1", "pc2"}
-    finally:
-        pc1.close()
-        pc2.close()
 
 
 def test_stop_all_fleet_reaches_every_pc_that_joined_before_it(pg_cluster: Cluster) -> None:
     url = pg_cluster.new_database()
-    pc1, pc2 = PostgresJobStore(url, host="pc1"), PostgresJobStore(url, host="pc2")
-    try:
+    with stores_on(url, "pc1", "pc2") as (pc1, pc2):
         pc1.join("/pc1", 1, lease_s=60)
         assert pc1.beat() is False
         pc2.request_fleet_stop()
         assert pc1.beat() is True
         pc2.join("/pc2", 2, lease_s=60)  # a run started after the stop is not stopped by it
         assert pc2.beat() is False
-    finally:
-        pc1.close()
-        pc2.close()
 
 
 class CommitThenDrop:
