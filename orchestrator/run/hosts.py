@@ -47,6 +47,9 @@ def join_fleet(run: Run) -> None:
     if store is None:
         return
     store.join(str(run.cwd.resolve()), os.getpid(), lease_s(run))
+    loop = shared_store(run, loop=True)
+    if loop is not None and loop is not store:  # the loop's store beats: it must know the folder too
+        loop.join(str(run.cwd.resolve()), os.getpid(), lease_s(run))
     others = [h for h in store.hosts() if h.host != store.host]
     names = ", ".join(h.host for h in others) or "none"
     run.say(f"Queue: shared PostgreSQL queue as host {store.host!r} (other hosts working it: {names})")
