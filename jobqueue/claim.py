@@ -7,7 +7,9 @@ claimed job, and the account's posting rules allow a post now).
 
 Fairness order among eligible accounts: ``prefer_account`` first (a worker already running that
 account's phone), then fewest posts today, then oldest last claim (never claimed first), then
-the file position of the account's first due job. Within an account, jobs go in file order.
+the file position of the account's first waiting job (pending or retrying, due or not: a value
+that holds between claims, so a database keeps it per account). Within an account, jobs go in file
+order.
 """
 
 from __future__ import annotations
@@ -43,10 +45,13 @@ def next_claim(
     facts = account_facts(jobs, now, policy)
     last_claim: dict[str, datetime] = {}
     first_due: dict[str, int] = {}
+    first_waiting: dict[str, int] = {}
     for position, job in enumerate(jobs):
         account = job.account
         if not account:
             continue
+        if account not in first_waiting and job.status in (JobStatus.PENDING, JobStatus.RETRYING):
+            first_waiting[account] = position
         if account not in first_due and is_due(job, now):
             first_due[account] = position
         claimed_at = job.claimed_at
@@ -57,7 +62,7 @@ def next_claim(
         return None
     if prefer_account in eligible:
         return jobs[first_due[prefer_account]]
-    chosen = min(eligible, key=lambda a: (facts[a].posts_today, last_claim.get(a, NEVER), first_due[a]))
+    chosen = min(eligible, key=lambda a: (facts[a].posts_today, last_claim.get(a, NEVER), first_waiting[a]))
     return jobs[first_due[chosen]]
 
 

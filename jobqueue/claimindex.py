@@ -122,6 +122,7 @@ class ClaimIndex:
     ) -> Job | None:
         """Same contract and result as ``jobqueue.claim.next_claim``."""
         best: tuple[int, datetime, int] | None = None
+        chosen = 0
         for account, positions in self.candidates.items():
             if not positions or not self._open(account, accounts, now, policy):
                 continue
@@ -130,10 +131,10 @@ class ClaimIndex:
                 continue
             if account == prefer_account:
                 return jobs[first]
-            key = (self.post_days[(account, self._day(account, now))], self.last_claim(account), first)
+            key = (self.post_days[(account, self._day(account, now))], self.last_claim(account), positions[0])
             if best is None or key < best:
-                best = key
-        return None if best is None else jobs[best[2]]
+                best, chosen = key, first
+        return None if best is None else jobs[chosen]
 
     def has_due_job(
         self,

@@ -1,20 +1,30 @@
 """The job queue in PostgreSQL (psycopg 3): several hosts on one queue, the same rules as the CSV.
 
-Every operation is one transaction that takes the queue's table lock (writers queue up like the
-CSV's file lock; readers are never blocked: ``snapshot`` reads a consistent MVCC snapshot), loads
-the jobs (reused from the previous operation while the queue's version number is unchanged), runs
-the very same ``JobTable`` operation as the CSV and memory stores, and writes back only the rows it
-changed, the accounts' state and the journal entries (the ``po_history`` table), then bumps the
-version. The database holds what must never break on its own: a partial unique index allows one
-claimed job per account, whatever the code above it does.
+Two paths, one set of rules:
 
-Rows keep the progress file's cells (``jobqueue.csvrow``): one encoding for both stores, so
-``export-csv`` and ``import-csv`` are exact.
+- **A claim and what follows it** (claim, checkpoint, external id, record, release) is one call
+  of a SQL function (migration 0004), one round trip and one commit. A claim takes one account
+  row with ``FOR UPDATE SKIP LOCKED``: the first in the fairness order that holds no claim, whose
+  gate is open (``[gate_at, gate_until)``, computed by ``jobqueue.schedule`` with the very rules
+  of ``jobqueue.gate``) and that has a due job, then that account's first due job. Its cost is
+  bounded by the number of accounts, not by the backlog; claims of different accounts never wait
+  for each other. A record is computed here from the row as the claim last wrote it (its revision
+  is checked: a row changed meanwhile is read again) and the account's facts the claim returned.
+  An outcome that changes an account's state (a block, a cooldown, a streak) takes the other path.
+- **Every other operation** (seed, recovery, requeue, review settlement, blocks, import) takes the
+  queue's two tables' locks, loads the jobs (only rows written since its last operation, by
+  revision), runs the very same ``JobTable`` operation as the CSV and memory stores, writes back
+  the rows it changed, the accounts' state, their rows and the journal (``po_history``).
+
+The database holds what must never break on its own: a partial unique index allows one claimed
+job per account, whatever the code above it does. Rows keep the progress file's cells
+(``jobqueue.csvrow``): one encoding for both stores, so ``export-csv`` and ``import-csv`` are exact.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import random
@@ -27,10 +37,14 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from jobqueue import states
 from jobqueue.claimindex import ClaimIndex
-from jobqueue.csvrow import Layout, RowDecoder, job_cells
+from jobqueue.csvrow import Layout, RowDecoder, escape_text, job_cells
 from jobqueue.csvstore import journal_entries
-from jobqueue.errors import LockTimeout, QueueError, QueueUnavailable
+from jobqueue.daily import ensure_aware, local_day, to_zone
+from jobqueue.errors import LockTimeout, LostClaim, QueueError, QueueUnavailable
+from jobqueue.gate import is_post
+from jobqueue.journal import TOKEN_CHARS, job_entry
 from jobqueue.model import (
     AccountsState,
     Claim,
@@ -38,21 +52,24 @@ from jobqueue.model import (
     JobStatus,
     NewJob,
     Outcome,
+    OutcomeKind,
     QueueSnapshot,
     SeedResult,
     Settlement,
 )
 from jobqueue.policy import QueuePolicy
+from jobqueue.schedule import PostDay, after_post, due_at, gate_span
 from jobqueue.sidecar import decode_accounts, encode_accounts
 from jobqueue.store import DEFAULT_REQUEUE
-from jobqueue.table import JobTable
+from jobqueue.table import JobTable, new_token
 
 if TYPE_CHECKING:
     import psycopg
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 5
+REFRESH_ROUNDS = 10  # a claim computes out-of-date gates again at most this often, then waits
 RECONNECT_DELAYS_S = (0.2, 0.5, 1.0, 2.0, 4.0, 5.0)  # then every 5 s until reconnect_s
 ACCOUNTS_WHERE = Path("po_meta.accounts")  # names the place in errors about the accounts' state
 LAYOUT = Layout.default()
@@ -134,13 +151,33 @@ class _Cache:
     """The rows as last read, kept between operations: only rows written since (``rev``) are read
     again. ``jobs``, ``index`` and ``claim_index`` are what ``JobTable`` works on (updated in place)."""
 
-    version: int
-    rev: int  # the highest row revision read or written
+    rev: int  # every row written up to this revision is in ``jobs`` (later ones may be too)
     positions: list[int]  # the row's position column, in order
     jobs: list[Job]
     index: dict[str, int]  # job_id -> place in jobs
     at: dict[int, int]  # position column -> place in jobs
     claim_index: ClaimIndex | None = None
+
+
+@dataclass(frozen=True)
+class _Held:
+    """A claim this store made or read: the job's row as the claim last wrote it (position and
+    revision) and the account's facts as the claim found them."""
+
+    position: int
+    rev: int
+    job: Job
+    epoch: int
+    quiet: bool
+    day: PostDay
+
+
+# The cells a claim writes, in the order po_claim gets them.
+_CLAIM_COLUMNS = (
+    "status", "worker_id", "worker_pid", "claim_token", "claimed_at", "checkpoint_at", "retry_at", "host",
+)  # fmt: skip
+_ENTRY_COLUMNS = ("job_id", "attempts", "infra_attempts", "error_type")
+_NO_ACCOUNT_CHANGE = (OutcomeKind.SUCCESS, OutcomeKind.RETRYABLE, OutcomeKind.PERMANENT)
 
 
 class PostgresJobStore:
@@ -170,6 +207,7 @@ class PostgresJobStore:
         self._thread_lock = threading.RLock()
         self._conn: psycopg.Connection[Any] | None = None
         self._cache: _Cache | None = None
+        self._held: dict[str, _Held] = {}
         self._decode = RowDecoder(LAYOUT, self._policy.timezone, self._policy.default_max_attempts)
 
     @property
@@ -190,43 +228,47 @@ class PostgresJobStore:
             try:
                 conn = self._connect(self._url)
                 migrate(conn)
+                conn.execute(f"SET lock_timeout = {self._lock_timeout_ms}")
+                row = conn.execute("SELECT accounts_synced FROM po_meta WHERE id = 1").fetchone()
             except psycopg.OperationalError as exc:
                 raise DatabaseUnavailable(str(exc)) from None
             self._conn = conn
+            if not (row and row[0]):
+                self._operate_once("sync", lambda _t: None, sync_all=True)
         return self._conn
 
     def _job(self, cells: Sequence[str]) -> Job:
         return self._decode(cells)[0]
 
     def _load(
-        self, conn: psycopg.Connection[Any], row: tuple[Any, ...] | None = None
+        self, conn: psycopg.Connection[Any], watermark: int, accounts_text: str | None
     ) -> tuple[_Cache, AccountsState]:
-        """The rows and the accounts' state; ``row``: po_meta's (version, accounts) when read already."""
-        if row is None:
-            row = conn.execute("SELECT version, accounts FROM po_meta WHERE id = 1").fetchone()
-        version = int(row[0]) if row else 0
-        accounts = decode_accounts(row[1].encode("utf-8"), ACCOUNTS_WHERE) if row else AccountsState()
+        """The rows and the accounts' state. ``watermark``: every revision up to it is committed
+        and none is being written (the caller made sure)."""
+        accounts = (
+            decode_accounts(accounts_text.encode("utf-8"), ACCOUNTS_WHERE)
+            if accounts_text is not None
+            else AccountsState()
+        )
         cache = self._cache
         if cache is None:
-            rows = conn.execute("SELECT position, rev, cells FROM po_jobs ORDER BY position").fetchall()
+            rows = conn.execute("SELECT position, cells FROM po_jobs ORDER BY position").fetchall()
             positions = [int(r[0]) for r in rows]
-            jobs = [self._job(r[2]) for r in rows]
+            jobs = [self._job(r[1]) for r in rows]
             cache = _Cache(
-                version,
-                max((int(r[1]) for r in rows), default=0),
+                watermark,
                 positions,
                 jobs,
                 {job.job_id: n for n, job in enumerate(jobs)},
                 {position: n for n, position in enumerate(positions)},
             )
-        elif cache.version != version:
+        elif watermark > cache.rev:
             rows = conn.execute(
-                "SELECT position, rev, cells FROM po_jobs WHERE rev > %s ORDER BY position", (cache.rev,)
+                "SELECT position, cells FROM po_jobs WHERE rev > %s ORDER BY position", (cache.rev,)
             ).fetchall()
-            for position, rev, cells in rows:
+            for position, cells in rows:
                 self._patch(cache, int(position), self._job(cells))
-                cache.rev = max(cache.rev, int(rev))
-            cache.version = version
+            cache.rev = watermark
         return cache, accounts
 
     @staticmethod
@@ -251,13 +293,15 @@ class PostgresJobStore:
         name: str,
         operation: Callable[[JobTable], T],
         settled: Callable[[JobTable], tuple[bool, T]] | None = None,
+        sync: Collection[str] = (),
     ) -> T:
-        """One operation in one transaction. A dropped connection (a database restart, the network)
-        is retried with backoff for ``reconnect_s``, then DatabaseUnavailable. When the commit may
-        have happened before the connection dropped, ``settled`` reads the rows back: (True, result)
-        if the operation took effect (it is never done twice), (False, _) to do it again."""
+        """One whole-queue operation in one transaction. A dropped connection (a database restart,
+        the network) is retried with backoff for ``reconnect_s``, then DatabaseUnavailable. When the
+        commit may have happened before the connection dropped, ``settled`` reads the rows back:
+        (True, result) if the operation took effect (it is never done twice), (False, _) to do it
+        again. ``sync``: accounts whose rows are computed again from the jobs as well."""
         read_back = None if settled is None else (lambda: self._operate_once("read_back", settled))
-        return self._retrying(name, lambda: self._operate_once(name, operation), read_back)
+        return self._retrying(name, lambda: self._operate_once(name, operation, sync), read_back)
 
     def _retrying(
         self, name: str, attempt: Callable[[], T], read_back: Callable[[], tuple[bool, T]] | None = None
@@ -296,30 +340,42 @@ class PostgresJobStore:
                     self._conn.close()
                 self._conn = None
 
-    def _operate_once(self, name: str, operation: Callable[[JobTable], T]) -> T:
+    def _operate_once(
+        self,
+        name: str,
+        operation: Callable[[JobTable], T],
+        sync: Collection[str] = (),
+        *,
+        sync_all: bool = False,
+    ) -> T:
         with self._thread_lock:
             conn = self._connection()
             try:
                 with conn.transaction():
                     # Every commit waits for the server's log (synchronous_commit stays on): a record
                     # or a recovery lost to a server crash while the run goes on would leave a claim
-                    # that nobody recovers (seen in the chaos run). One round trip for all of it.
+                    # that nobody recovers (seen in the chaos run). One round trip for all of it;
+                    # the locks in the order every writer takes them (po_accounts, then po_jobs).
                     cursor = conn.execute(
                         f"SET LOCAL lock_timeout = {self._lock_timeout_ms}; "
+                        "LOCK TABLE po_accounts IN EXCLUSIVE MODE; "
                         "LOCK TABLE po_jobs IN SHARE ROW EXCLUSIVE MODE; "
-                        "SELECT version, accounts FROM po_meta WHERE id = 1"
+                        "SELECT accounts, (SELECT CASE WHEN is_called THEN last_value ELSE 0 END"
+                        " FROM po_rev), accounts_synced FROM po_meta WHERE id = 1"
                     )
                     while cursor.description is None and cursor.nextset():
                         pass
-                    cache, accounts = self._load(conn, cursor.fetchone())
+                    row = cursor.fetchone()
+                    sync_all = sync_all and not (row and row[2])  # another store did it first
+                    cache, accounts = self._load(conn, int(row[1]) if row else 0, row[0] if row else None)
                     table = JobTable(
                         cache.jobs, accounts, self._policy, self._rng, cache.index, cache.claim_index
                     )
                     cache.claim_index = table.claim_index  # kept up to date by the table from now on
                     accounts_before = table.accounts
                     result = operation(table)
-                    if table.changed or table.accounts_changed:
-                        self._write(conn, cache, table, name, accounts_before)
+                    if table.changed or table.accounts_changed or sync or sync_all:
+                        self._write(conn, cache, table, name, accounts_before, sync, sync_all)
             except BaseException:
                 self._cache = None
                 raise
@@ -333,9 +389,11 @@ class PostgresJobStore:
         table: JobTable,
         name: str,
         accounts_before: AccountsState,
+        sync: Collection[str] = (),
+        sync_all: bool = False,
     ) -> None:
-        """Write the table's changed rows (stamped with new revisions), the accounts' state and the
-        journal entries, bump the version; the cache follows (the table changed its jobs in place)."""
+        """Write the table's changed rows (stamped with new revisions), the accounts' state, their
+        rows and the journal entries; the cache follows (the table changed its jobs in place)."""
         positions = cache.positions
         changed = sorted(table.changed)
         # rows that stop being claimed first: the one-claim-per-account index is checked per row
@@ -345,72 +403,391 @@ class PostgresJobStore:
             job = table.jobs[p]
             cells = job_cells(job, (), LAYOUT, tz)
             if p < len(positions):
-                row = conn.execute(
-                    "UPDATE po_jobs SET account = %s, status = %s, cells = %s, rev = nextval('po_rev')"
-                    " WHERE position = %s RETURNING rev",
-                    (job.account, job.status.value, cells, positions[p]),
-                ).fetchone()
+                conn.execute(
+                    "UPDATE po_jobs SET account = %s, status = %s, cells = %s, due_at = %s,"
+                    " rev = nextval('po_rev') WHERE position = %s",
+                    (job.account, job.status.value, cells, due_at(job), positions[p]),
+                )
             else:
                 row = conn.execute(
-                    "INSERT INTO po_jobs (job_id, account, status, cells, rev)"
-                    " VALUES (%s, %s, %s, %s, nextval('po_rev')) RETURNING rev, position",
-                    (job.job_id, job.account, job.status.value, cells),
+                    "INSERT INTO po_jobs (job_id, account, status, cells, due_at, rev)"
+                    " VALUES (%s, %s, %s, %s, %s, nextval('po_rev')) RETURNING position",
+                    (job.job_id, job.account, job.status.value, cells, due_at(job)),
                 ).fetchone()
                 assert row is not None
-                cache.at[int(row[1])] = len(positions)
-                positions.append(int(row[1]))
-            assert row is not None
-            cache.rev = max(cache.rev, int(row[0]))
-        accounts_text = encode_accounts(table.accounts).decode("utf-8")
+                cache.at[int(row[0])] = len(positions)
+                positions.append(int(row[0]))
+        if sync_all:
+            self._mend_due_times(conn, cache)
+        names = {table.jobs[p].account for p in changed} | set(sync)
+        if sync_all:
+            names |= {job.account for job in table.jobs}
+        if table.accounts_changed:
+            before, after = accounts_before, table.accounts
+            for mapping in (before.blocked, after.blocked, before.cooldowns, after.cooldowns):
+                names |= mapping.keys()
+            names |= before.infra_streaks.keys() | after.infra_streaks.keys()
+        names.discard("")
+        if names:
+            self._sync_accounts(conn, table, sorted(names))
         entries = [json.dumps(entry) for entry in journal_entries(name, table, accounts_before)]
-        row = conn.execute(
+        conn.execute(
             "WITH history AS (INSERT INTO po_history (entry) SELECT unnest(%s::jsonb[]))"
-            " UPDATE po_meta SET version = version + 1, accounts = %s WHERE id = 1 RETURNING version",
-            (entries, accounts_text),
-        ).fetchone()
-        assert row is not None
-        cache.version = int(row[0])
+            " UPDATE po_meta SET version = version + 1, accounts = %s,"
+            " accounts_synced = accounts_synced OR %s WHERE id = 1",
+            (entries, encode_accounts(table.accounts).decode("utf-8"), sync_all),
+        )
 
-    # -- the JobStore protocol ---------------------------------------------------------------------
+    def _mend_due_times(self, conn: psycopg.Connection[Any], cache: _Cache) -> None:
+        """Every row's due_at as the jobs say (a queue from schema 3, or loaded by COPY)."""
+        stored = dict(conn.execute("SELECT position, due_at FROM po_jobs").fetchall())
+        fix_at: list[int] = []
+        fix_due: list[datetime | None] = []
+        for position, job in zip(cache.positions, cache.jobs, strict=True):
+            due = due_at(job)
+            if stored.get(position) != due:
+                fix_at.append(position)
+                fix_due.append(due)
+        if fix_at:
+            conn.execute(
+                "UPDATE po_jobs SET due_at = fix.due FROM unnest(%s::bigint[], %s::timestamptz[])"
+                " AS fix (position, due) WHERE po_jobs.position = fix.position",
+                (fix_at, fix_due),
+            )
+
+    def _sync_accounts(self, conn: psycopg.Connection[Any], table: JobTable, names: Sequence[str]) -> None:
+        """The accounts' rows computed again from the jobs and the accounts' state."""
+        index, state = table.claim_index, table.accounts
+        columns: list[list[Any]] = [[] for _ in range(11)]
+        for account in names:
+            rules = self._policy.rules_for(account)
+            last = index.posts.latest(account)
+            posts = index.post_days[(account, local_day(last, rules.timezone))] if last else 0
+            day = PostDay.of(last, posts, rules.timezone)
+            cooldown = state.cooldowns.get(account)
+            until = cooldown.until if cooldown else None
+            blocked = account in state.blocked
+            gate_at, gate_until = gate_span(rules, day, blocked=blocked, cooldown_until=until)
+            quiet = cooldown is None and account not in state.infra_streaks
+            values = (account, gate_at, gate_until, day.start, day.end, day.posts, day.last_post_at)
+            for column, value in zip(
+                columns, (*values, index.claims.latest(account), blocked, until, quiet), strict=True
+            ):
+                column.append(value)
+        conn.execute(
+            "INSERT INTO po_accounts AS a (account, gate_at, gate_until, day_start, day_end, day_posts,"
+            " last_post_at, last_claim_at, blocked, cooldown_until, quiet)"
+            " SELECT * FROM unnest(%s::text[], %s::timestamptz[], %s::timestamptz[], %s::timestamptz[],"
+            " %s::timestamptz[], %s::integer[], %s::timestamptz[], %s::timestamptz[], %s::boolean[],"
+            " %s::timestamptz[], %s::boolean[])"
+            " ON CONFLICT (account) DO UPDATE SET gate_at = EXCLUDED.gate_at,"
+            " gate_until = EXCLUDED.gate_until,"
+            " day_start = EXCLUDED.day_start, day_end = EXCLUDED.day_end, day_posts = EXCLUDED.day_posts,"
+            " last_post_at = EXCLUDED.last_post_at, last_claim_at = EXCLUDED.last_claim_at,"
+            " blocked = EXCLUDED.blocked, cooldown_until = EXCLUDED.cooldown_until, quiet = EXCLUDED.quiet,"
+            " stale = false, epoch = a.epoch + 1",
+            columns,
+        )
+        conn.execute(
+            "UPDATE po_accounts AS a SET"
+            " claimed = (SELECT min(position) FROM po_jobs WHERE account = a.account AND status = 'claimed'),"
+            " head = (SELECT min(position) FROM po_jobs"
+            "  WHERE account = a.account AND status IN ('pending', 'retrying')),"
+            " next_due = (SELECT min(due_at) FROM po_jobs"
+            "  WHERE account = a.account AND status IN ('pending', 'retrying'))"
+            " WHERE account = ANY(%s)",
+            (list(names),),
+        )
+
+    # -- a claim and what follows it: one function call each ----------------------------------------
+    def _call(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
+        with self._thread_lock:
+            conn = self._connection()
+            return conn.execute(sql.encode("utf-8"), params).fetchall()
+
     def claim_next(
         self, worker_id: int, worker_pid: int, now: datetime, prefer_account: str | None = None
     ) -> Claim | None:
-        def mine(table: JobTable) -> tuple[bool, Claim | None]:
-            """A worker holds one claim at most: one of its own in the rows is the one it asked for."""
-            for job in table.jobs:
-                if job.status is JobStatus.CLAIMED and (job.worker_id, job.worker_pid, job.host) == (
-                    worker_id,
-                    worker_pid,
-                    self.host,
-                ):
-                    return True, Claim(job, job.claim_token, worker_id)
-            return False, None
-
-        return self._operate(
-            "claim", lambda t: t.claim_next(worker_id, worker_pid, now, prefer_account, host=self.host), mine
+        now = ensure_aware(now)
+        token = new_token()
+        values = {
+            "status": JobStatus.CLAIMED.value,
+            "worker_id": str(worker_id),
+            "worker_pid": str(worker_pid),
+            "claim_token": escape_text(token),
+            "claimed_at": to_zone(now, self._policy.timezone).isoformat(),
+            "checkpoint_at": "",
+            "retry_at": "",
+            "host": escape_text(self.host),
+        }
+        entry: dict[str, object] = {
+            "op": "claim",
+            "status": JobStatus.CLAIMED.value,
+            "worker": worker_id,
+            "worker_pid": worker_pid,
+            "token": token[:TOKEN_CHARS],
+            "checkpoint": False,
+            "retry_at": None,
+        }
+        if self.host:
+            entry["host"] = self.host
+        params = (
+            now,
+            prefer_account,
+            [LAYOUT.positions[c] + 1 for c in _CLAIM_COLUMNS],
+            [values[c] for c in _CLAIM_COLUMNS],
+            json.dumps(entry),
+            [LAYOUT.positions[c] + 1 for c in _ENTRY_COLUMNS],
         )
 
-    def checkpoint(self, claim: Claim, now: datetime, external_id: str = "") -> None:
-        def done(table: JobTable) -> tuple[bool, None]:
-            job = _held_job(table, claim)
-            return job is not None and job.checkpoint_at is not None, None
+        def attempt() -> Claim | None:
+            for _ in range(REFRESH_ROUNDS):
+                rows = self._call("SELECT * FROM po_claim(%s, %s, %s, %s, %s, %s)", params)
+                if not rows:
+                    return None
+                position, rev, cells, facts, _refresh = rows[0]
+                if position is None:
+                    self._refresh(now)
+                    continue
+                job = self._job(cells)
+                self._hold(job, int(position), int(rev), facts)
+                return Claim(job, token, worker_id)
+            # never "nothing is due" while the gates are out of date: the caller waits and asks again
+            raise LockTimeout("the accounts' gates (po_accounts), being computed again", 0)
 
-        self._operate("checkpoint", lambda t: t.checkpoint(claim, now, external_id), done)
+        def mine() -> tuple[bool, Claim | None]:
+            """A worker holds one claim at most: one of its own in the rows is the one it asked for."""
+            at = LAYOUT.positions
+            rows = self._call(
+                "SELECT j.job_id FROM po_jobs j WHERE j.status = 'claimed' AND j.cells[%s] = %s"
+                " AND j.cells[%s] = %s AND j.cells[%s] = %s",
+                (
+                    at["worker_id"] + 1,
+                    str(worker_id),
+                    at["worker_pid"] + 1,
+                    str(worker_pid),
+                    at["host"] + 1,
+                    escape_text(self.host),
+                ),
+            )
+            if not rows:
+                return False, None
+            held = self._read_held(str(rows[0][0]))
+            return held is not None, None if held is None else Claim(
+                held.job, held.job.claim_token, worker_id
+            )
+
+        return self._retrying("claim", attempt, mine)
+
+    def _hold(self, job: Job, position: int, rev: int, facts: Mapping[str, Any]) -> _Held:
+        def moment(key: str) -> datetime | None:
+            value = facts.get(key)
+            return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+        day = PostDay(moment("day_start"), moment("day_end"), int(facts["day_posts"]), moment("last_post_at"))
+        held = _Held(position, rev, job, int(facts["epoch"]), bool(facts["quiet"]), day)
+        self._held[job.job_id] = held
+        return held
+
+    def _read_held(self, job_id: str) -> _Held | None:
+        """The claimed job's row and its account's facts as they are now; None if not claimed."""
+        rows = self._call(
+            "SELECT j.position, j.rev, j.cells, a.epoch, a.quiet, a.day_start, a.day_end, a.day_posts,"
+            " a.last_post_at FROM po_jobs j JOIN po_accounts a ON a.account = j.account"
+            " WHERE j.job_id = %s AND j.status = 'claimed'",
+            (job_id,),
+        )
+        if not rows:
+            self._held.pop(job_id, None)
+            return None
+        position, rev, cells, epoch, quiet, start, end, posts, last = rows[0]
+        facts = {
+            "epoch": epoch,
+            "quiet": quiet,
+            "day_start": start,
+            "day_end": end,
+            "day_posts": posts,
+            "last_post_at": last,
+        }
+        return self._hold(self._job(cells), int(position), int(rev), facts)
+
+    def _holding(self, claim: Claim, fresh: bool = False) -> _Held:
+        """The claim's row as this store last wrote it (read again when ``fresh``); LostClaim if the
+        claim no longer holds its job."""
+        held = None if fresh else self._held.get(claim.job.job_id)
+        if held is None:
+            held = self._read_held(claim.job.job_id)
+        if held is None or held.job.claim_token != claim.token:
+            self._held.pop(claim.job.job_id, None)
+            raise LostClaim(claim.job.job_id, claim.job.account)
+        return held
+
+    def _touch(self, name: str, claim: Claim, change: Callable[[Job], Job]) -> Job:
+        """A change to the claimed job that keeps it claimed (checkpoint, external id)."""
+
+        def attempt() -> Job:
+            fresh = False
+            while True:
+                held = self._holding(claim, fresh)
+                job = change(held.job)
+                cells = job_cells(job, (), LAYOUT, self._policy.timezone)
+                rows = self._call(
+                    "SELECT po_touch(%s, %s, %s, %s)",
+                    (held.position, held.rev, cells, json.dumps(job_entry(name, job))),
+                )
+                if rows and rows[0][0] is not None:
+                    self._held[job.job_id] = dataclasses.replace(held, rev=int(rows[0][0]), job=job)
+                    return job
+                fresh = True  # the row changed since: read it again (the claim may be lost)
+
+        return self._retrying(name, attempt)
+
+    def checkpoint(self, claim: Claim, now: datetime, external_id: str = "") -> None:
+        now = ensure_aware(now)
+        self._touch("checkpoint", claim, lambda job: states.checkpoint_job(job, now, external_id))
 
     def attach_external_id(self, claim: Claim, external_id: str, now: datetime) -> Job:
-        def done(table: JobTable) -> tuple[bool, Job]:
-            job = _held_job(table, claim)
-            return job is not None and job.external_id == external_id, job or claim.job
-
-        return self._operate("attach_external_id", lambda t: t.attach_external_id(claim, external_id), done)
+        return self._touch(
+            "attach_external_id", claim, lambda job: states.attach_external_id(job, external_id)
+        )
 
     def withdraw_checkpoint(self, claim: Claim, now: datetime) -> Job:
-        def done(table: JobTable) -> tuple[bool, Job]:
-            job = _held_job(table, claim)
-            return job is not None and job.checkpoint_at is None, job or claim.job
+        return self._touch("withdraw_checkpoint", claim, states.withdraw_checkpoint_job)
 
-        return self._operate("withdraw_checkpoint", lambda t: t.withdraw_checkpoint(claim), done)
+    def record(self, claim: Claim, outcome: Outcome, now: datetime) -> Job:
+        now = ensure_aware(now)
+        if outcome.kind not in _NO_ACCOUNT_CHANGE:
+            return self._finish_whole("record", claim, lambda t: t.record(claim, outcome, now))
+        return self._finish(
+            "record",
+            claim,
+            now,
+            lambda job: states.apply_outcome(job, outcome, now=now, policy=self._policy, rng=self._rng),
+            lambda t: t.record(claim, outcome, now),
+        )
 
+    def release(self, claim: Claim, now: datetime, reason: str) -> Job:
+        now = ensure_aware(now)
+        return self._finish(
+            "release",
+            claim,
+            now,
+            lambda job: states.release_job(job, now, reason),
+            lambda t: t.release(claim, now, reason),
+        )
+
+    def _finish_whole(self, name: str, claim: Claim, operation: Callable[[JobTable], Job]) -> Job:
+        self._held.pop(claim.job.job_id, None)
+        return self._operate(name, operation, _claim_ended(claim))
+
+    def _finish(
+        self,
+        name: str,
+        claim: Claim,
+        now: datetime,
+        change: Callable[[Job], Job],
+        whole: Callable[[JobTable], Job],
+    ) -> Job:
+        """The end of a claim in one call, computed from the claim's row and its account's facts;
+        by the whole-queue path when the account's state may change or its facts cannot tell."""
+
+        def attempt() -> Job:
+            fresh = False
+            while True:
+                held = self._holding(claim, fresh)
+                if not held.quiet:
+                    return self._finish_whole(name, claim, whole)
+                job = change(held.job)
+                rules = self._policy.rules_for(job.account)
+                day: PostDay | None = held.day
+                if is_post(job) and job.completed_at is not None:
+                    day = after_post(held.day, job.completed_at, rules.timezone)
+                if day is None:
+                    return self._finish_whole(name, claim, whole)
+                gate_at, gate_until = gate_span(rules, day, blocked=False, cooldown_until=None, at=now)
+                cells = job_cells(job, (), LAYOUT, self._policy.timezone)
+                rows = self._call(
+                    "SELECT po_finish(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    (
+                        held.position,
+                        held.rev,
+                        job.status.value,
+                        cells,
+                        due_at(job),
+                        json.dumps(job_entry(name, job)),
+                        held.epoch,
+                        day.start,
+                        day.end,
+                        day.posts,
+                        day.last_post_at,
+                        gate_at,
+                        gate_until,
+                    ),
+                )
+                result = rows[0][0] if rows else "moved"
+                if result == "moved":
+                    fresh = True  # the row changed since: read it again (the claim may be lost)
+                    continue
+                self._held.pop(job.job_id, None)
+                if result == "stale":
+                    self._sync_stale()
+                return job
+
+        return self._retrying(name, attempt, _ended(self, claim))
+
+    def _refresh(self, now: datetime) -> None:
+        """Compute again the rows of accounts marked stale (from the jobs), then the gates of the
+        accounts whose posting window closed before a claim came (from the facts in their rows, at
+        ``now`` or their next due time). Refreshers take the rows in one order: no deadlock."""
+        self._sync_stale()
+        with self._thread_lock:
+            conn = self._connection()
+            with conn.transaction():
+                rows = conn.execute(
+                    "SELECT account, day_start, day_end, day_posts, last_post_at, cooldown_until, blocked,"
+                    " next_due FROM po_accounts WHERE claimed IS NULL AND NOT stale AND gate_until <= %s"
+                    " AND next_due IS NOT NULL ORDER BY account FOR UPDATE",
+                    (now,),
+                ).fetchall()
+                for account, start, end, posts, last, until, blocked, next_due in rows:
+                    rules = self._policy.rules_for(account)
+                    day = PostDay(start, end, int(posts), last)
+                    gate_at, gate_until = gate_span(
+                        rules, day, blocked=bool(blocked), cooldown_until=until, at=max(now, next_due)
+                    )
+                    conn.execute(
+                        "UPDATE po_accounts SET gate_at = %s, gate_until = %s WHERE account = %s",
+                        (gate_at, gate_until, account),
+                    )
+
+    def _sync_stale(self) -> None:
+        rows = self._call("SELECT account FROM po_accounts WHERE stale", ())
+        if rows:
+            self._operate("sync", lambda _t: None, sync=[str(r[0]) for r in rows])
+
+    def has_due_job(self, account: str, now: datetime) -> bool:
+        now = ensure_aware(now)
+
+        def attempt() -> bool:
+            for _ in range(2):
+                rows = self._call(
+                    "SELECT claimed IS NULL AND NOT stale AND ready_at <= %s"
+                    " AND (gate_until IS NULL OR gate_until > %s),"
+                    " claimed IS NULL AND next_due IS NOT NULL AND (stale OR gate_until <= %s)"
+                    " FROM po_accounts WHERE account = %s",
+                    (now, now, now, account),
+                )
+                if not rows:
+                    return False
+                ready, refresh = rows[0]
+                if not refresh:
+                    return bool(ready)
+                self._refresh(now)
+            return False
+
+        return self._retrying("has_due_job", attempt)
+
+    # -- every other operation: on the whole queue ----------------------------------------------------
     def settle_review(
         self, job_id: str, settlement: Settlement, now: datetime, *, expect_external_id: str
     ) -> Job | None:
@@ -419,17 +796,8 @@ class PostgresJobStore:
             lambda t: t.settle_review(job_id, settlement, now, expect_external_id=expect_external_id),
         )
 
-    def record(self, claim: Claim, outcome: Outcome, now: datetime) -> Job:
-        return self._operate("record", lambda t: t.record(claim, outcome, now), _claim_ended(claim))
-
-    def release(self, claim: Claim, now: datetime, reason: str) -> Job:
-        return self._operate("release", lambda t: t.release(claim, now, reason), _claim_ended(claim))
-
     def recover_orphans(self, is_alive: Callable[[int, int], bool], now: datetime) -> list[Job]:
         return self._operate("recover_orphans", lambda t: t.recover_orphans(is_alive, now, host=self.host))
-
-    def has_due_job(self, account: str, now: datetime) -> bool:
-        return self._operate("has_due_job", lambda t: t.has_due_job(account, now))
 
     def adopt(self, jobs: Sequence[Job], accounts: AccountsState) -> int:
         """Take over another queue's jobs as they are, in one transaction (``JobTable.adopt``)."""
@@ -507,9 +875,30 @@ class PostgresJobStore:
         )
         return bool(rows and rows[0][0])
 
-    def leave(self) -> None:
-        """This PC's orchestrator ended (its claims were settled by its own recovery)."""
+    def leave(self, running_phones: Collection[str] = ()) -> None:
+        """This PC's orchestrator ended (its claims were settled by its own recovery); its phones
+        leave the phone ledger but those it could not stop (``running_phones``)."""
         self._run_sql("DELETE FROM po_hosts WHERE host = %s", (self.host,))
+        self._run_sql(
+            "DELETE FROM po_phones WHERE host = %s AND NOT (phone_id = ANY(%s))",
+            (self.host, list(running_phones)),
+        )
+
+    def claim_holder(self, account: str) -> tuple[int | None, str] | None:
+        """Who holds the account's claim now: (worker id, PC), or None."""
+        at = LAYOUT.positions
+        rows = self._call(
+            "SELECT cells[%s], cells[%s] FROM po_jobs WHERE account = %s AND status = 'claimed'",
+            (at["worker_id"] + 1, at["host"] + 1, account),
+        )
+        if not rows:
+            return None
+        worker, host = rows[0]
+        return (int(worker) if str(worker).strip() else None), str(host).removeprefix("'")
+
+    def forget_phones(self, keep_hosts: Collection[str]) -> None:
+        """Phones of PCs other than ``keep_hosts`` leave the ledger (``--stop-all`` stopped them)."""
+        self._run_sql("DELETE FROM po_phones WHERE NOT (host = ANY(%s))", (list(keep_hosts),))
 
     def hosts(self) -> list[HostRow]:
         """Every PC working the queue, most recently heard of first."""
@@ -533,12 +922,36 @@ class PostgresJobStore:
     def _recover_host(self, host: str, now: datetime) -> list[Job]:
         return self._operate("recover_host", lambda t: t.recover_host(host, now))
 
+    def phone_started(self, phone_id: str, account: str, worker_id: int | None) -> None:
+        """A worker of this PC is starting the phone (recorded before the start call)."""
+        self._run_sql(
+            "INSERT INTO po_phones (phone_id, account, host, worker_id) VALUES (%s, %s, %s, %s)"
+            " ON CONFLICT (phone_id) DO UPDATE SET account = EXCLUDED.account, host = EXCLUDED.host,"
+            " worker_id = EXCLUDED.worker_id, started_at = clock_timestamp()",
+            (phone_id, account, self.host, worker_id),
+        )
+
+    def phone_stopped(self, phone_id: str, worker_id: int | None = None) -> None:
+        """The phone was stopped by this PC (by ``worker_id``'s release, or by the run's end when
+        None). A row another worker or PC took over since is theirs and stays."""
+        self._run_sql(
+            "DELETE FROM po_phones WHERE phone_id = %s AND host = %s"
+            " AND (%s::integer IS NULL OR worker_id = %s::integer)",
+            (phone_id, self.host, worker_id, worker_id),
+        )
+
+    def phones(self) -> list[tuple[str, str, str]]:
+        """Every phone a worker of some PC started and has not stopped: (phone_id, account, host)."""
+        rows = self._run_sql("SELECT phone_id, account, host FROM po_phones ORDER BY host, phone_id")
+        return [(str(p), str(a), str(h)) for p, a, h in rows]
+
     def request_fleet_stop(self) -> None:
         """`--stop-all --fleet`: every PC's orchestrator stops at its next heartbeat."""
         self._run_sql("UPDATE po_meta SET stop_requested_at = clock_timestamp() WHERE id = 1")
 
     def snapshot(self) -> QueueSnapshot:
-        """The jobs and accounts' state as of one moment (never waits for a writer)."""
+        """The jobs and accounts' state as of one moment. Waits only for the writes under way when it
+        starts (a moment's table lock to learn which revisions are complete), never for a long one."""
         return self._retrying("snapshot", self._snapshot_once)
 
     def _snapshot_once(self) -> QueueSnapshot:
@@ -546,8 +959,19 @@ class PostgresJobStore:
             conn = self._connection()
             try:
                 with conn.transaction():
+                    cursor = conn.execute(
+                        f"SET LOCAL lock_timeout = {self._lock_timeout_ms}; "
+                        "LOCK TABLE po_jobs IN SHARE MODE; "
+                        "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM po_rev"
+                    )
+                    while cursor.description is None and cursor.nextset():
+                        pass
+                    row = cursor.fetchone()
+                    watermark = int(row[0]) if row else 0
+                with conn.transaction():
                     conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                    cache, accounts = self._load(conn)
+                    row = conn.execute("SELECT accounts FROM po_meta WHERE id = 1").fetchone()
+                    cache, accounts = self._load(conn, watermark, row[0] if row else None)
             except BaseException:
                 self._cache = None
                 raise
@@ -573,6 +997,19 @@ def _claim_ended(claim: Claim) -> Callable[[JobTable], tuple[bool, Job]]:
         position = table.index.get(claim.job.job_id)
         job = claim.job if position is None else table.jobs[position]
         return _held_job(table, claim) is None, job
+
+    return done
+
+
+def _ended(store: PostgresJobStore, claim: Claim) -> Callable[[], tuple[bool, Job]]:
+    """Read-back for a record or release whose commit may have been lost: done once the claim no
+    longer holds its job (the job as it is then)."""
+
+    def done() -> tuple[bool, Job]:
+        rows = store._call("SELECT cells FROM po_jobs WHERE job_id = %s", (claim.job.job_id,))
+        job = store._job(rows[0][0]) if rows else claim.job
+        held = job.status is JobStatus.CLAIMED and job.claim_token == claim.token
+        return not held, job
 
     return done
 

@@ -18,6 +18,7 @@ from geelark.errors import ConfigError as GeeLarkConfigError
 from geelark.pause import stoppable_sleep
 from geelark.settings import GeeLarkSettings
 from jobqueue import JobStatus, JobStore
+from jobqueue.pgstore import PostgresJobStore
 from jobqueue.roster import RosterError
 from jobqueue.stores import open_job_store
 from runtime.logs import register_secret, setup_process_logging
@@ -72,7 +73,11 @@ def check_usable(cfg: WorkerConfig) -> None:
 
 
 def claimed_elsewhere(store: JobStore, account: str, worker_id: int) -> bool:
-    """True if another worker holds a claim on `account` (and so may be using its phone)."""
+    """True if another worker (of this PC, or of another one on a shared queue) holds a claim on
+    `account` (and so may be using its phone)."""
+    if isinstance(store, PostgresJobStore):
+        holder = store.claim_holder(account)
+        return holder is not None and holder != (worker_id, store.host)
     return any(
         job.status is JobStatus.CLAIMED and job.account == account and job.worker_id != worker_id
         for job in store.snapshot().jobs
@@ -118,6 +123,7 @@ def build_rig(cfg: WorkerConfig, status: WorkerStatus, stop: StopControl) -> Rig
             energy_saving=cfg.settings.worker.energy_saving,
             check_stop=stop.check,
             in_use_elsewhere=lambda account: claimed_elsewhere(store, account, cfg.worker_id),
+            ledger=store if isinstance(store, PostgresJobStore) else None,
         ),
         server=ServerProcess(server_spec(cfg), on_change=lambda ref: record_server(cfg, status, ref)),
         flows=FlowBook(cfg.app_of, cfg.settings.worker.flow_file),

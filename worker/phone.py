@@ -12,11 +12,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from geelark.client import GeeLarkClient
 from geelark.errors import GeeLarkError, WaitTimeout
 from geelark.status import PhoneStatus
+from jobqueue.errors import QueueError
 from runtime.logs import register_secret
 from runtime.state import RunDir
 from worker.adb import Adb
@@ -44,6 +45,14 @@ class PhoneTimeouts:
     poll_s: float = 2.0
 
 
+class SharedPhoneLedger(Protocol):
+    """The phones every PC on a shared queue started (``PostgresJobStore``)."""
+
+    def phone_started(self, phone_id: str, account: str, worker_id: int | None) -> None: ...
+
+    def phone_stopped(self, phone_id: str, worker_id: int | None = None) -> None: ...
+
+
 class PhoneManager:
     """Holds at most one phone at a time for this worker."""
 
@@ -59,7 +68,9 @@ class PhoneManager:
         check_stop: Callable[[], None] = lambda: None,
         in_use_elsewhere: Callable[[str], bool] = lambda account: False,
         energy_saving: bool = True,
+        ledger: SharedPhoneLedger | None = None,
     ) -> None:
+        self.ledger = ledger  # a shared queue's phone ledger, beside the run's own file
         self.energy_saving = energy_saving  # GeeLark stops the phone after 30 idle minutes
         self.check_stop = check_stop
         self.in_use_elsewhere = in_use_elsewhere
@@ -196,6 +207,14 @@ class PhoneManager:
 
     def _record(self, event: str, *, phone_id: str, account: str, at: datetime | None = None) -> None:
         when = self.now() if at is None else at
+        if self.ledger is not None:
+            try:
+                if event == "started":
+                    self.ledger.phone_started(phone_id, account, self.worker_id)
+                else:
+                    self.ledger.phone_stopped(phone_id, self.worker_id)
+            except QueueError as exc:  # the run's own file still names the phone
+                log.warning("could not record phone %s (%s) in the shared queue: %s", phone_id, account, exc)
         if event == "started":
             self.run_dir.record_phone(
                 "started",

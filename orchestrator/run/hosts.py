@@ -85,7 +85,7 @@ def leave_fleet(run: Run) -> None:
     store = shared_store(run)
     if store is not None:
         try:
-            store.leave()
+            store.leave(running_phones=run.run_dir.phones_left_running().keys())
         except Exception as exc:
             log.warning("could not leave the shared queue's host list: %s", exc)
 

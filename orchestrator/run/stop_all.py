@@ -189,6 +189,8 @@ def stop_phones_after(
             deadline_s=settings.orchestrator.phone_stop_timeout_s,
             now=now,
         )
+    if cleanup.all_stopped and settings.queue.url:
+        forget_shared_phones(settings)
     where = "the simulator" if sim_url else "GeeLark"
     scope = "every running phone" if all_phones else "phones we started and phones of this project's accounts"
     return PhonesOutcome(cleanup.results, cleanup.error, f"asked {where} about {scope}")
@@ -240,7 +242,9 @@ def project_accounts(settings: Settings) -> set[str]:
             store = open_store(settings)
             jobs = store.snapshot().jobs
             accounts |= {j.account for j in jobs if j.account}
-            in_use = accounts_of_live_hosts(store, jobs, settings.orchestrator.heartbeat_timeout_s)
+            lease = settings.orchestrator.heartbeat_timeout_s
+            in_use = accounts_of_live_hosts(store, jobs, lease)
+            accounts |= phones_of_lost_hosts(store, lease)
     path = settings.paths.accounts_file
     if path.is_file():
         for line in path.read_text(encoding="utf-8-sig").splitlines():
@@ -248,6 +252,38 @@ def project_accounts(settings: Settings) -> set[str]:
             if name:
                 accounts.add(name)
     return accounts - in_use
+
+
+def live_other_hosts(store: JobStore, lease_s: float) -> set[str]:
+    """Other PCs on a shared queue that beat within the lease."""
+    from jobqueue.pgstore import PostgresJobStore
+
+    if not isinstance(store, PostgresJobStore):
+        return set()
+    return {h.host for h in store.hosts() if h.seen_s <= lease_s and h.host != store.host}
+
+
+def phones_of_lost_hosts(store: JobStore, lease_s: float) -> set[str]:
+    """Accounts of the phones the shared phone ledger names for this PC or for PCs that are gone."""
+    from jobqueue.pgstore import PostgresJobStore
+
+    if not isinstance(store, PostgresJobStore):
+        return set()
+    alive = live_other_hosts(store, lease_s)
+    return {account for _phone, account, host in store.phones() if host not in alive}
+
+
+def forget_shared_phones(settings: Settings) -> None:
+    """After a complete stop: the phone ledger keeps only the phones of PCs that are alive."""
+    with contextlib.suppress(QueueError):
+        store = open_store(settings)
+        from jobqueue.pgstore import PostgresJobStore
+
+        if isinstance(store, PostgresJobStore):
+            try:
+                store.forget_phones(live_other_hosts(store, settings.orchestrator.heartbeat_timeout_s))
+            finally:
+                store.close()
 
 
 def accounts_of_live_hosts(store: JobStore, jobs: Sequence[Job], lease_s: float) -> set[str]:

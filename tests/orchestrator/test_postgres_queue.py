@@ -364,6 +364,40 @@ def test_stop_all_on_one_pc_leaves_the_phones_another_live_pc_posts_with(
     assert "underneath" not in "".join(p.read_text() for p in pc1.path.glob("logs/worker_*.log"))
 
 
+def shared_phones(url: str) -> set[tuple[str, str]]:
+    """(account, PC) of every phone in the shared phone ledger."""
+    return {(account, pc) for _phone, account, pc in PostgresJobStore(url).phones()}
+
+
+def test_a_lost_pcs_phones_are_in_the_shared_ledger_and_stop_all_on_another_pc_stops_them(
+    tmp_path: Path, pg_cluster: Cluster, reaper: Reaper, simulator: Callable[[tuple[str, ...]], str]
+) -> None:
+    url = pg_cluster.new_database()
+    seed_videos(tmp_path, url, 8, 2)
+    sim_url = simulator(("acct0", "acct1"))
+    pc1, pc2 = two_pcs(tmp_path, reaper, url, 2, time_scale=0.05, quick_to_judge=True)
+    for wd in (pc1, pc2):  # one GeeLark cloud for the fleet
+        config = wd.path / "parallel-orchestrator.toml"
+        config.write_text(
+            config.read_text(encoding="utf-8").replace(
+                "[orchestrator]\n", f'[orchestrator]\nsimulator_url = "{sim_url}"\n'
+            ),
+            encoding="utf-8",
+        )
+    run = pc1.start("--run", "--plain")
+    wait_for(lambda: any(pc == "pc1" for _a, pc in shared_phones(url)), 60, "a phone of pc1 in the ledger")
+    wait_for(lambda: running_phones(sim_url), 60, "a phone running")
+    kill_host(pc1)  # orchestrator and workers gone at once: nobody stops pc1's phones
+    run.wait(timeout=10)
+    assert running_phones(sim_url) and shared_phones(url)
+    wait_for(lambda: all(h.seen_s > 5 for h in PostgresJobStore(url).hosts()), 30, "pc1 silent")
+
+    out = cli(pc2.path, "--stop-all")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert running_phones(sim_url) == []  # found through the ledger (and the accounts), stopped
+    assert shared_phones(url) == set()  # and forgotten once stopped
+
+
 def busy_accounts(url: str, host_name: str) -> set[str]:
     return {
         j.account
