@@ -129,7 +129,11 @@ def test_the_database_claims_exactly_what_the_rules_say(pg_cluster: Cluster, see
                 dead = held.pop(rng.randrange(len(held)))
                 for store, claim in zip(stores, dead, strict=True):
                     gone = (claim.worker_id, claim.job.worker_pid)
-                    store.recover_orphans(lambda w, p, gone=gone: (w, p) != gone, now)
+
+                    def alive(worker: int, pid: int, gone: tuple[int, int | None] = gone) -> bool:
+                        return (worker, pid) != gone
+
+                    store.recover_orphans(alive, now)
             else:
                 more = jobs(rng, f"s{step}_", 5)
                 for store in stores:
