@@ -543,10 +543,10 @@ class PostgresJobStore:
         def attempt() -> Claim | None:
             for _ in range(REFRESH_ROUNDS):
                 rows = self._call("SELECT * FROM po_claim(%s, %s, %s, %s, %s, %s)", params)
-                if not rows:
-                    return None
-                position, rev, cells, facts, _refresh = rows[0]
+                position, rev, cells, facts, refresh = rows[0]
                 if position is None:
+                    if not refresh:
+                        return None
                     self._refresh(now)
                     continue
                 job = self._job(cells)

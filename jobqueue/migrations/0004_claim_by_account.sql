@@ -43,26 +43,23 @@ UPDATE po_meta SET accounts_synced = NOT EXISTS (SELECT 1 FROM po_jobs);
 
 -- Claim: the first account by the fairness order whose gate is open and that has a due job, then its
 -- first due job in file order. p_idx/p_val: the claim's cells (status, worker, token, times, host).
--- Returns nothing when no account can be claimed; only refresh > 0 when some accounts' gates must
--- be computed again first (their window closed, or a change elsewhere made their facts stale).
+-- One row: the claimed job, or NULLs when no account can be claimed; only refresh > 0 when some
+-- accounts' gates must be computed again first (a window closed, or a change elsewhere made their
+-- facts stale).
 CREATE FUNCTION po_claim(
-    p_now timestamptz, p_prefer text, p_idx integer[], p_val text[], p_entry jsonb, p_entry_idx integer[]
-) RETURNS TABLE (job_position bigint, job_rev bigint, job_cells text[], facts jsonb, refresh integer)
+    p_now timestamptz, p_prefer text, p_idx integer[], p_val text[], p_entry jsonb, p_entry_idx integer[],
+    OUT job_position bigint, OUT job_rev bigint, OUT job_cells text[], OUT facts jsonb, OUT refresh integer
+)
 LANGUAGE plpgsql AS $$
 DECLARE
     a po_accounts%ROWTYPE;
     v_account text;
-    j_position bigint;
-    j_cells text[];
-    j_rev bigint;
-    n integer;
 BEGIN
     -- accounts whose gate is out of date are computed again first (their window closed since, or a
     -- change elsewhere made their facts stale): until then the fairness order cannot be judged
-    SELECT count(*) INTO n FROM po_accounts
+    SELECT count(*) INTO refresh FROM po_accounts
     WHERE claimed IS NULL AND next_due IS NOT NULL AND (stale OR gate_until <= p_now);
-    IF n > 0 THEN
-        RETURN QUERY SELECT NULL::bigint, NULL::bigint, NULL::text[], NULL::jsonb, n;
+    IF refresh > 0 THEN
         RETURN;
     END IF;
     LOOP
@@ -76,7 +73,7 @@ BEGIN
         IF NOT FOUND THEN
             RETURN;
         END IF;
-        SELECT position, cells INTO j_position, j_cells FROM po_jobs
+        SELECT position, cells INTO job_position, job_cells FROM po_jobs
         WHERE account = v_account AND status IN ('pending', 'retrying') AND due_at <= p_now
         ORDER BY position LIMIT 1 FOR UPDATE;
         IF FOUND THEN
@@ -89,24 +86,24 @@ BEGIN
         ) WHERE account = v_account;
     END LOOP;
     FOR i IN 1 .. array_length(p_idx, 1) LOOP
-        j_cells[p_idx[i]] := p_val[i];
+        job_cells[p_idx[i]] := p_val[i];
     END LOOP;
-    UPDATE po_jobs SET status = 'claimed', cells = j_cells, due_at = NULL, rev = nextval('po_rev')
-    WHERE position = j_position RETURNING rev INTO j_rev;
-    UPDATE po_accounts SET claimed = j_position, last_claim_at = p_now WHERE account = v_account
+    UPDATE po_jobs SET status = 'claimed', cells = job_cells, due_at = NULL, rev = nextval('po_rev')
+    WHERE position = job_position RETURNING rev INTO job_rev;
+    UPDATE po_accounts SET claimed = job_position, last_claim_at = p_now WHERE account = v_account
     RETURNING * INTO a;
     INSERT INTO po_history (entry) VALUES (p_entry || jsonb_build_object(
-        'job', j_cells[p_entry_idx[1]],
+        'job', job_cells[p_entry_idx[1]],
         'account', v_account,
-        'attempts', coalesce(nullif(j_cells[p_entry_idx[2]], '')::integer, 0),
-        'infra_attempts', coalesce(nullif(j_cells[p_entry_idx[3]], '')::integer, 0),
-        'error_type', CASE WHEN left(j_cells[p_entry_idx[4]], 1) = '''' THEN substr(j_cells[p_entry_idx[4]], 2)
-                           ELSE j_cells[p_entry_idx[4]] END
+        'attempts', coalesce(nullif(job_cells[p_entry_idx[2]], '')::integer, 0),
+        'infra_attempts', coalesce(nullif(job_cells[p_entry_idx[3]], '')::integer, 0),
+        'error_type', CASE WHEN left(job_cells[p_entry_idx[4]], 1) = '''' THEN substr(job_cells[p_entry_idx[4]], 2)
+                           ELSE job_cells[p_entry_idx[4]] END
     ));
-    RETURN QUERY SELECT j_position, j_rev, j_cells, jsonb_build_object(
+    facts := jsonb_build_object(
         'epoch', a.epoch, 'quiet', a.quiet, 'day_start', a.day_start, 'day_end', a.day_end,
         'day_posts', a.day_posts, 'last_post_at', a.last_post_at
-    ), 0;
+    );
 END
 $$;
 
