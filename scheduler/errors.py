@@ -105,6 +105,14 @@ class ProgressFileUnreadable(InputError):
         )
 
 
+class QueueDatabaseUnreachable(InputError):
+    def __init__(self, detail: str) -> None:
+        super().__init__(
+            f"cannot work with the queue database: {detail}; check that PostgreSQL runs and [queue] url"
+            " in parallel-orchestrator.toml (or PARALLEL_ORCHESTRATOR_QUEUE_URL)"
+        )
+
+
 class ImportSourceNotFound(InputError):
     def __init__(self, source: Path, detail: str = "") -> None:
         self.source = source

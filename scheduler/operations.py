@@ -5,11 +5,14 @@ Every input is checked before anything is written: on any error the state file i
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
-from jobqueue import CsvJobStore, JobStatus
+from jobqueue import CsvJobStore, JobStatus, JobStore, QueueError, QueuePolicy
 from jobqueue.simulated import in_dry_run_folder
 from scheduler.accounts import (
     AccountInput,
@@ -24,10 +27,11 @@ from scheduler.errors import (
     NotALegacyFile,
     NoUsableVideos,
     ProgressFileUnreadable,
+    QueueDatabaseUnreachable,
     UnknownAccount,
 )
 from scheduler.folders import Skipped, scan_folder
-from scheduler.limits import daily_limits
+from scheduler.limits import daily_limits, queue_url
 from scheduler.model import SchedulerState
 from scheduler.planning import QueueJob, add_accounts, add_videos, assign, record_successes, remove_account
 from scheduler.progress_rows import read_progress_file
@@ -120,14 +124,20 @@ def apply_changes(
         accounts = plan_accounts(state.account_names, incoming)
         state = add_accounts(state, accounts.to_add, stamp)
         state, dropped = _remove(state, request.remove_accounts)
-        jobs = read_queue(progress_path)
+        url = queue_url(state_path.parent, os.environ)
+        jobs = read_queue(progress_path, url)
         state, newly_posted = record_successes(state, jobs, progress_path.name)
         state, plan = assign(state, {j.job_id: j.status for j in jobs}, stamp, limits)
         changed = state != before
+        if url:
+            # the database first: if it fails, the state is as it was (and doing it again is harmless)
+            cancelled, claimed = _cancel_queued(progress_path, request.remove_accounts, url)
+            changed_jobs, left_jobs = _update_queued_captions(progress_path, corrected, url)
         if changed:
             save_state(state_path, state, stamp)
-        cancelled, claimed = _cancel_queued(progress_path, request.remove_accounts)
-        changed_jobs, left_jobs = _update_queued_captions(progress_path, corrected)
+        if not url:
+            cancelled, claimed = _cancel_queued(progress_path, request.remove_accounts)
+            changed_jobs, left_jobs = _update_queued_captions(progress_path, corrected)
         listed = add_to_accounts_list(accounts_list_path(state_path.parent), accounts.to_add)
     return ChangeReport(
         tuple(reports),
@@ -146,6 +156,11 @@ def apply_changes(
     )
 
 
+def folder_queue_url(state_path: Path) -> str:
+    """The PostgreSQL queue of the folder that holds the scheduler's state ("" for its CSV)."""
+    return queue_url(state_path.parent, os.environ)
+
+
 def refuse_dry_run(*paths: Path) -> None:
     """The scheduler never works on a dry run's copy: its successes would enter the posted ledger."""
     for path in paths:
@@ -153,27 +168,52 @@ def refuse_dry_run(*paths: Path) -> None:
             raise DryRunCopy(path, "read as real posts or given jobs")
 
 
+@contextmanager
+def _queue(progress_path: Path, url: str) -> Iterator[JobStore | None]:
+    """The queue the folder's orchestrator works: its PostgreSQL queue when ``url`` names one, else
+    the progress CSV (None while there is none). A database that fails is QueueDatabaseUnreachable."""
+    if not url:
+        yield CsvJobStore(progress_path) if progress_path.is_file() else None
+        return
+    from jobqueue.pgstore import PostgresJobStore
+
+    store = PostgresJobStore(url, QueuePolicy(), reconnect_s=5.0)
+    try:
+        yield store
+    except QueueError as exc:
+        raise QueueDatabaseUnreachable(str(exc)) from exc
+    finally:
+        store.close()
+
+
 def _update_queued_captions(
-    progress_path: Path, captions: dict[str, str]
+    progress_path: Path, captions: dict[str, str], url: str = ""
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Corrected captions reach the queue's jobs that no worker took yet."""
-    if not captions or not progress_path.is_file():
+    if not captions:
         return (), ()
-    changed, left = CsvJobStore(progress_path).update_captions(captions)
+    with _queue(progress_path, url) as store:
+        if store is None:
+            return (), ()
+        changed, left = store.update_captions(captions)
     return tuple(j.job_id for j in changed), tuple(j.job_id for j in left)
 
 
-def _cancel_queued(progress_path: Path, accounts: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def _cancel_queued(
+    progress_path: Path, accounts: tuple[str, ...], url: str = ""
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """A removed account posts nothing more: its waiting jobs in the queue are cancelled (failed
     "cancelled", so a run going on now will not claim them); claimed ones finish with their workers."""
-    if not accounts or not progress_path.is_file():
+    if not accounts:
         return (), ()
-    store = CsvJobStore(progress_path)
-    now = datetime.now().astimezone()
-    cancelled = [j.job_id for a in accounts for j in store.cancel_account(a, "account removed", now)]
-    claimed = [
-        j.job_id for j in store.snapshot().jobs if j.account in accounts and j.status is JobStatus.CLAIMED
-    ]
+    with _queue(progress_path, url) as store:
+        if store is None:
+            return (), ()
+        now = datetime.now().astimezone()
+        cancelled = [j.job_id for a in accounts for j in store.cancel_account(a, "account removed", now)]
+        claimed = [
+            j.job_id for j in store.snapshot().jobs if j.account in accounts and j.status is JobStatus.CLAIMED
+        ]
     return tuple(cancelled), tuple(claimed)
 
 
@@ -184,11 +224,28 @@ def _relative(path: str, folder: Path) -> str:
         return path
 
 
-def read_queue(progress_path: Path) -> list[QueueJob]:
-    """The progress file's rows as the scheduler sees them (read-only, tolerant); [] if absent or empty.
+def read_queue(progress_path: Path, url: str = "") -> list[QueueJob]:
+    """The queue's jobs as the scheduler sees them: the PostgreSQL queue's when ``url`` names one,
+    else the progress file's rows (read-only, tolerant); [] if absent or empty.
 
-    Raises ProgressFileUnreadable (e.g. held open by Excel on Windows, or not a progress file).
+    Raises ProgressFileUnreadable (e.g. held open by Excel on Windows, or not a progress file), or
+    QueueDatabaseUnreachable.
     """
+    if url:
+        with _queue(progress_path, url) as store:
+            assert store is not None
+            found = store.snapshot().jobs
+        return [
+            QueueJob(
+                j.job_id,
+                j.account,
+                j.video_path,
+                j.status.value,
+                j.completed_at.isoformat() if j.completed_at else "",
+                j.not_before.isoformat() if j.not_before else "",
+            )
+            for j in found
+        ]
     try:
         if not progress_path.is_file() or progress_path.stat().st_size == 0:
             return []

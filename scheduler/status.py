@@ -8,7 +8,7 @@ from pathlib import Path
 
 from scheduler.limits import daily_limits
 from scheduler.model import Settings
-from scheduler.operations import read_queue
+from scheduler.operations import folder_queue_url, read_queue
 from scheduler.planning import open_load, plan_for, record_successes
 from scheduler.state_io import load_state
 
@@ -44,7 +44,7 @@ class StatusReport:
 def build_status(state_path: Path, progress_path: Path) -> StatusReport:
     """Everything ``status`` shows; reads the state and the progress file, writes nothing."""
     state = load_state(state_path)
-    jobs = read_queue(progress_path)
+    jobs = read_queue(progress_path, folder_queue_url(state_path))
     statuses = {j.job_id: j.status for j in jobs}
     _, unseen = record_successes(state, jobs, "")
     load = open_load(state, statuses)
@@ -84,7 +84,7 @@ class VideoLine:
 def list_videos(state_path: Path, progress_path: Path) -> list[VideoLine]:
     """One line per video (and per assignment), in the order videos were added; writes nothing."""
     state = load_state(state_path)
-    queued = {j.job_id: j for j in read_queue(progress_path)}
+    queued = {j.job_id: j for j in read_queue(progress_path, folder_queue_url(state_path))}
     statuses = {job_id: j.status for job_id, j in queued.items()}
     by_video: dict[str, list[tuple[str, str, str]]] = {}
     for a in state.assignments:

@@ -5,6 +5,7 @@ emptying one queue together on a throwaway PostgreSQL cluster."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import subprocess
 import sys
@@ -437,3 +438,22 @@ def test_posting_scheduler_seeds_into_the_configured_database(tmp_path: Path, pg
     assert sorted(j.account for j in jobs) == ["phone1", "phone2", "phone3"]
     assert "seeded: 0 new job(s)" in scheduler("seed").stdout  # a second seed adds nothing
     assert len(PostgresJobStore(url).snapshot().jobs) == 3
+
+    # The scheduler reads and changes the database queue, not a CSV: a post there enters its posted
+    # ledger, a removed account's waiting job is cancelled there (else a run would still post it).
+    store = PostgresJobStore(url, QueuePolicy(daily_limit=5, timezone="UTC"), host="pc1")
+    claim = store.claim_next(0, 1, datetime.now(UTC), prefer_account="phone1")
+    assert claim is not None and claim.job.account == "phone1"
+    store.record(claim, Outcome(OutcomeKind.SUCCESS), datetime.now(UTC))
+    store.close()
+    status = scheduler("status", "--json")
+    assert status.returncode == 0, status.stdout + status.stderr
+    report = json.loads(status.stdout)
+    assert report["queue_counts"] == {"success": 1, "pending": 2}
+    assert report["successes_not_in_ledger"] == 1
+    removed = scheduler("--remove-account", "phone3")
+    assert removed.returncode == 0, removed.stdout + removed.stderr
+    assert json.loads(scheduler("status", "--json").stdout)["posted_entries"] == 1  # now in the ledger
+    by_account = {j.account: j for j in PostgresJobStore(url).snapshot().jobs}
+    assert (by_account["phone3"].status, by_account["phone3"].error_type) == (JobStatus.FAILED, "cancelled")
+    assert by_account["phone2"].status is JobStatus.PENDING
