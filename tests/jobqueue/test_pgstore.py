@@ -77,6 +77,35 @@ def test_the_schema_is_applied_once_and_a_newer_one_is_refused(pg_cluster: Clust
         second.close()
 
 
+def test_a_queue_from_schema_3_gets_its_account_rows_and_due_times_on_first_use(pg_cluster: Cluster) -> None:
+    """Schema 3 had no po_accounts and no due_at: the first store to connect computes them from the
+    jobs (as for a queue loaded by COPY), once, and claims then follow the rules."""
+    url = pg_cluster.new_database()
+    seeder = PostgresJobStore(url, UTC_POLICY)
+    seeder.seed(new_jobs(6, accounts=3))
+    claim = seeder.claim_next(0, 1, T0)
+    assert claim is not None
+    seeder.record(claim, Outcome(OutcomeKind.SUCCESS), T0)
+    seeder.close()
+    with psycopg.connect(url, autocommit=True) as conn:  # as schema 3 left it
+        conn.execute("UPDATE po_jobs SET due_at = NULL")
+        conn.execute("DELETE FROM po_accounts")
+        conn.execute("UPDATE po_meta SET accounts_synced = false")
+    stores = [PostgresJobStore(url, UTC_POLICY) for _ in range(2)]
+    try:
+        claims = [s.claim_next(n, 10 + n, T0) for n, s in enumerate(stores)]
+        accounts = sorted(c.job.account for c in claims if c is not None)
+        assert accounts == ["a1", "a2"]  # a0 posted first: it comes last in the fairness order
+        with psycopg.connect(url) as conn:
+            rows = conn.execute("SELECT account, day_posts, claimed IS NOT NULL FROM po_accounts ORDER BY 1")
+            assert rows.fetchall() == [("a0", 1, False), ("a1", 0, True), ("a2", 0, True)]
+            waiting = conn.execute("SELECT count(*) FROM po_jobs WHERE status = 'pending' AND due_at IS NULL")
+            assert waiting.fetchone() == (0,)
+    finally:
+        for store in stores:
+            store.close()
+
+
 def claim_and_complete(url: str, worker_id: int) -> None:
     store = PostgresJobStore(url, BUSY_POLICY, lock_timeout_s=120)
     try:
