@@ -177,6 +177,14 @@ _CLAIM_COLUMNS = (
     "status", "worker_id", "worker_pid", "claim_token", "claimed_at", "checkpoint_at", "retry_at", "host",
 )  # fmt: skip
 _ENTRY_COLUMNS = ("job_id", "attempts", "infra_attempts", "error_type")
+# The claim's call, with the cell positions written into it (one statement, prepared once).
+_CLAIM_SQL = (
+    "SELECT * FROM po_claim(%s, %s, '{"
+    + ",".join(str(LAYOUT.positions[c] + 1) for c in _CLAIM_COLUMNS)
+    + "}'::integer[], %s::text[], %s, '{"
+    + ",".join(str(LAYOUT.positions[c] + 1) for c in _ENTRY_COLUMNS)
+    + "}'::integer[])"
+)
 _NO_ACCOUNT_CHANGE = (OutcomeKind.SUCCESS, OutcomeKind.RETRYABLE, OutcomeKind.PERMANENT)
 
 
@@ -531,18 +539,11 @@ class PostgresJobStore:
         }
         if self.host:
             entry["host"] = self.host
-        params = (
-            now,
-            prefer_account,
-            [LAYOUT.positions[c] + 1 for c in _CLAIM_COLUMNS],
-            [values[c] for c in _CLAIM_COLUMNS],
-            json.dumps(entry),
-            [LAYOUT.positions[c] + 1 for c in _ENTRY_COLUMNS],
-        )
+        params = (now, prefer_account, text_array([values[c] for c in _CLAIM_COLUMNS]), json.dumps(entry))
 
         def attempt() -> Claim | None:
             for _ in range(REFRESH_ROUNDS):
-                rows = self._call("SELECT * FROM po_claim(%s, %s, %s, %s, %s, %s)", params)
+                rows = self._call(_CLAIM_SQL, params)
                 position, rev, cells, facts, refresh = rows[0]
                 if position is None:
                     if not refresh:
@@ -632,8 +633,8 @@ class PostgresJobStore:
                 job = change(held.job)
                 cells = job_cells(job, (), LAYOUT, self._policy.timezone)
                 rows = self._call(
-                    "SELECT po_touch(%s, %s, %s, %s)",
-                    (held.position, held.rev, cells, json.dumps(job_entry(name, job))),
+                    "SELECT po_touch(%s, %s, %s::text[], %s)",
+                    (held.position, held.rev, text_array(cells), json.dumps(job_entry(name, job))),
                 )
                 if rows and rows[0][0] is not None:
                     self._held[job.job_id] = dataclasses.replace(held, rev=int(rows[0][0]), job=job)
@@ -707,12 +708,12 @@ class PostgresJobStore:
                 gate_at, gate_until = gate_span(rules, day, blocked=False, cooldown_until=None, at=now)
                 cells = job_cells(job, (), LAYOUT, self._policy.timezone)
                 rows = self._call(
-                    "SELECT po_finish(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    "SELECT po_finish(%s, %s, %s, %s::text[], %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                     (
                         held.position,
                         held.rev,
                         job.status.value,
-                        cells,
+                        text_array(cells),
                         due_at(job),
                         json.dumps(job_entry(name, job)),
                         held.epoch,
@@ -1012,6 +1013,13 @@ def _ended(store: PostgresJobStore, claim: Claim) -> Callable[[], tuple[bool, Jo
         return not held, job
 
     return done
+
+
+def text_array(values: Sequence[str]) -> str:
+    """A PostgreSQL text array literal of ``values`` (every element quoted: commas, quotes,
+    backslashes, braces and empty strings survive), for a parameter cast with ``::text[]``. Built
+    here, it costs a fraction of the driver's list adaptation, which the claim and record pay per call."""
+    return "{" + ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"
 
 
 def _connect(url: str) -> psycopg.Connection[Any]:

@@ -19,6 +19,8 @@ from typing import Any
 
 import psycopg
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from harness.postgres import Cluster
 from jobqueue import Claim, JobStatus, LostClaim, NewJob, Outcome, OutcomeKind, QueuePolicy
@@ -29,6 +31,7 @@ from jobqueue.pgstore import (
     PostgresJobStore,
     SchemaTooNew,
     migrate,
+    text_array,
 )
 from tests.jobqueue.conftest import T0, UTC_POLICY, new_jobs
 
@@ -338,3 +341,13 @@ def test_stores_that_keep_their_rows_between_operations_always_see_the_queue_as_
     finally:
         for store in stores:
             store.close()
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=st.lists(st.text(alphabet=st.characters(blacklist_characters="\x00")), max_size=8))
+def test_cells_reach_the_database_exactly_as_they_are(pg_cluster: Cluster, values: list[str]) -> None:
+    """The claim, record and checkpoint send a row's cells as one array literal (``text_array``):
+    quotes, backslashes, braces, commas, spaces and empty cells come back unchanged."""
+    with psycopg.connect(pg_cluster.url()) as conn:
+        row = conn.execute("SELECT %s::text[]", (text_array(values),)).fetchone()
+    assert row is not None and (row[0] or []) == values
