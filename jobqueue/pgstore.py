@@ -731,7 +731,10 @@ class PostgresJobStore:
                     continue
                 self._held.pop(job.job_id, None)
                 if result == "stale":
-                    self._sync_stale()
+                    try:
+                        self._sync_stale()
+                    except QueueError as exc:  # recorded: the row stays stale, the next claim mends it
+                        log.warning("account %s: its row will be computed again later (%s)", job.account, exc)
                 return job
 
         return self._retrying(name, attempt, _ended(self, claim))
