@@ -339,14 +339,9 @@ def test_two_hosts_wait_out_a_database_restart_and_lose_nothing(
     assert not any("went silent" in wd.console_text() for wd in (pc1, pc2))
 
 
-def test_stop_all_on_one_pc_leaves_the_phones_another_live_pc_posts_with(
-    tmp_path: Path, pg_cluster: Cluster, reaper: Reaper, simulator: Callable[[tuple[str, ...]], str]
-) -> None:
-    url = pg_cluster.new_database()
-    seed_videos(tmp_path, url, 8, 2)
-    sim_url = simulator(("acct0", "acct1"))
-    pc1, pc2 = two_pcs(tmp_path, reaper, url, 2, time_scale=0.05)
-    for wd in (pc1, pc2):  # one GeeLark cloud for the fleet
+def one_cloud(sim_url: str, *pcs: Workdir) -> None:
+    """The PCs of a fleet share one GeeLark cloud: the simulator at ``sim_url``."""
+    for wd in pcs:
         config = wd.path / "parallel-orchestrator.toml"
         config.write_text(
             config.read_text(encoding="utf-8").replace(
@@ -354,6 +349,16 @@ def test_stop_all_on_one_pc_leaves_the_phones_another_live_pc_posts_with(
             ),
             encoding="utf-8",
         )
+
+
+def test_stop_all_on_one_pc_leaves_the_phones_another_live_pc_posts_with(
+    tmp_path: Path, pg_cluster: Cluster, reaper: Reaper, simulator: Callable[[tuple[str, ...]], str]
+) -> None:
+    url = pg_cluster.new_database()
+    seed_videos(tmp_path, url, 8, 2)
+    sim_url = simulator(("acct0", "acct1"))
+    pc1, pc2 = two_pcs(tmp_path, reaper, url, 2, time_scale=0.05)
+    one_cloud(sim_url, pc1, pc2)
     run = pc1.start("--run", "--plain")
     wait_for(lambda: set(running_phones(sim_url)) & busy_accounts(url, "pc1"), 60, "pc1 posting with a phone")
     out = cli(pc2.path, "--stop-all")
@@ -377,14 +382,7 @@ def test_a_lost_pcs_phones_are_in_the_shared_ledger_and_stop_all_on_another_pc_s
     seed_videos(tmp_path, url, 8, 2)
     sim_url = simulator(("acct0", "acct1"))
     pc1, pc2 = two_pcs(tmp_path, reaper, url, 2, time_scale=0.05, quick_to_judge=True)
-    for wd in (pc1, pc2):  # one GeeLark cloud for the fleet
-        config = wd.path / "parallel-orchestrator.toml"
-        config.write_text(
-            config.read_text(encoding="utf-8").replace(
-                "[orchestrator]\n", f'[orchestrator]\nsimulator_url = "{sim_url}"\n'
-            ),
-            encoding="utf-8",
-        )
+    one_cloud(sim_url, pc1, pc2)
     run = pc1.start("--run", "--plain")
     wait_for(lambda: any(pc == "pc1" for _a, pc in shared_phones(url)), 60, "a phone of pc1 in the ledger")
     wait_for(lambda: running_phones(sim_url), 60, "a phone running")
