@@ -441,7 +441,7 @@ class PostgresJobStore:
         entries = [json.dumps(entry) for entry in journal_entries(name, table, accounts_before)]
         conn.execute(
             "WITH history AS (INSERT INTO po_history (entry) SELECT unnest(%s::jsonb[]))"
-            " UPDATE po_meta SET version = version + 1, accounts = %s,"
+            " UPDATE po_meta SET accounts = %s,"
             " accounts_synced = accounts_synced OR %s WHERE id = 1",
             (entries, encode_accounts(table.accounts).decode("utf-8"), sync_all),
         )

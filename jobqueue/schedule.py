@@ -16,8 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from jobqueue.daily import day_bounds, local_day, localize, to_zone
-from jobqueue.gate import is_post
+from jobqueue.daily import day_bounds, localize, to_zone
 from jobqueue.model import Job, JobStatus
 from jobqueue.posting import AccountRules, PostFacts, PostingWindow, next_post_allowed
 
@@ -108,14 +107,3 @@ def due_at(job: Job) -> datetime | None:
     if job.status is JobStatus.RETRYING and job.retry_at is not None:
         due = max(due, job.retry_at)
     return due
-
-
-def post_day_of(jobs: list[Job], account: str, timezone: str | None) -> PostDay:
-    """The facts counted from an account's jobs."""
-    posts = [job.completed_at for job in jobs if job.account == account and is_post(job)]
-    moments = [m for m in posts if m is not None]
-    if not moments:
-        return PostDay()
-    last = max(moments)
-    today = local_day(last, timezone)
-    return PostDay.of(last, sum(1 for m in moments if local_day(m, timezone) == today), timezone)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
-import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -22,8 +21,7 @@ from typer.core import TyperGroup
 from jobqueue import CsvJobStore, QueueError, QueuePolicy
 from scheduler.errors import InputError, SchedulerError
 from scheduler.importer import import_legacy
-from scheduler.limits import queue_url
-from scheduler.operations import ChangeRequest, apply_changes, refuse_dry_run
+from scheduler.operations import ChangeRequest, apply_changes, folder_queue_url, refuse_dry_run
 from scheduler.render import as_json, change_lines, import_lines, seed_lines, status_lines
 from scheduler.seeding import SeedTarget, seed_progress
 from scheduler.status import VideoLine, build_status, list_videos
@@ -240,7 +238,7 @@ def import_command(
 def seed_target(state: Path, progress: Path) -> SeedTarget:
     """The queue seeding goes to: the orchestrator's PostgreSQL queue when its folder's config (or
     the environment) names one, else the progress CSV."""
-    url = queue_url(state.parent, os.environ)
+    url = folder_queue_url(state)
     if not url:
         return CsvJobStore(progress)
     from jobqueue.stores import open_job_store

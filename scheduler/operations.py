@@ -124,7 +124,7 @@ def apply_changes(
         accounts = plan_accounts(state.account_names, incoming)
         state = add_accounts(state, accounts.to_add, stamp)
         state, dropped = _remove(state, request.remove_accounts)
-        url = queue_url(state_path.parent, os.environ)
+        url = folder_queue_url(state_path)
         jobs = read_queue(progress_path, url)
         state, newly_posted = record_successes(state, jobs, progress_path.name)
         state, plan = assign(state, {j.job_id: j.status for j in jobs}, stamp, limits)

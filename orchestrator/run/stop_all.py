@@ -242,9 +242,9 @@ def project_accounts(settings: Settings) -> set[str]:
             store = open_store(settings)
             jobs = store.snapshot().jobs
             accounts |= {j.account for j in jobs if j.account}
-            lease = settings.orchestrator.heartbeat_timeout_s
-            in_use = accounts_of_live_hosts(store, jobs, lease)
-            accounts |= phones_of_lost_hosts(store, lease)
+            alive = live_other_hosts(store, settings.orchestrator.heartbeat_timeout_s)
+            in_use = {j.account for j in jobs if j.status is JobStatus.CLAIMED and j.host in alive}
+            accounts |= phones_of_lost_hosts(store, alive)
     path = settings.paths.accounts_file
     if path.is_file():
         for line in path.read_text(encoding="utf-8-sig").splitlines():
@@ -263,13 +263,12 @@ def live_other_hosts(store: JobStore, lease_s: float) -> set[str]:
     return {h.host for h in store.hosts() if h.seen_s <= lease_s and h.host != store.host}
 
 
-def phones_of_lost_hosts(store: JobStore, lease_s: float) -> set[str]:
-    """Accounts of the phones the shared phone ledger names for this PC or for PCs that are gone."""
+def phones_of_lost_hosts(store: JobStore, alive: set[str]) -> set[str]:
+    """Accounts of the phones the shared phone ledger names for this PC or for PCs not in ``alive``."""
     from jobqueue.pgstore import PostgresJobStore
 
     if not isinstance(store, PostgresJobStore):
         return set()
-    alive = live_other_hosts(store, lease_s)
     return {account for _phone, account, host in store.phones() if host not in alive}
 
 
@@ -292,5 +291,5 @@ def accounts_of_live_hosts(store: JobStore, jobs: Sequence[Job], lease_s: float)
 
     if not isinstance(store, PostgresJobStore):
         return set()
-    alive = {h.host for h in store.hosts() if h.seen_s <= lease_s and h.host != store.host}
+    alive = live_other_hosts(store, lease_s)
     return {j.account for j in jobs if j.status is JobStatus.CLAIMED and j.host in alive}
