@@ -6,7 +6,12 @@ Both on the same server, in the same run, each configuration in a fresh database
   one claimed job per account, daily limits and the journal while it does;
 - procrastinate: N processes run its own fetch-and-finish SQL (``procrastinate_fetch_job_v2`` and
   ``procrastinate_finish_job_v1``, its schema as shipped) on as many jobs; they need no account rules.
-Both clients are Python processes on psycopg, so the client's cost is in both figures.
+Both clients are Python processes on psycopg, so the client's cost is in both figures. The throwaway
+server runs with PostgreSQL's durable defaults (fsync, synchronous commit), as an operator's would.
+
+Beside the rates, CPU milliseconds per cycle: of the workers' database backends ("db", measured only
+on a server started here, where their processes can be read) and of the worker processes ("client").
+On a machine whose cores the clients share with the server, the rates follow the sum of the two.
 
 Throughput is cycles a second over a fixed wall time (or until the queue ran empty); latency is the
 p99 of the claim (fetch) calls that got a job.
@@ -39,6 +44,41 @@ ACCOUNTS = 200
 class Figure:
     cycles_per_s: float
     p99_claim_ms: float
+    db_cpu_ms: float = math.nan  # CPU of the workers' backends per cycle (nan: not measured)
+    client_cpu_ms: float = math.nan  # CPU of the worker processes per cycle
+
+
+class CpuMeter:
+    """CPU seconds used so far by this process and by its database backend (when ``backend_pid``
+    is a process of this machine); ``mark()`` keeps the reading of the last cycle that got a job,
+    so a worker spinning on an emptied queue is not counted."""
+
+    def __init__(self, backend_pid: int | None) -> None:
+        import psutil
+
+        self._backend = None
+        if backend_pid is not None:
+            with contextlib.suppress(psutil.Error):
+                self._backend = psutil.Process(backend_pid)
+        self.start = self.read()
+        self.last = self.start
+
+    def read(self) -> tuple[float, float]:
+        import psutil
+
+        db = math.nan
+        if self._backend is not None:
+            with contextlib.suppress(psutil.Error):
+                times = self._backend.cpu_times()
+                db = times.user + times.system
+        return time.process_time(), db
+
+    def mark(self) -> None:
+        self.last = self.read()
+
+    def used(self) -> tuple[float, float]:
+        """(client, db) CPU seconds from the start to the last mark."""
+        return self.last[0] - self.start[0], self.last[1] - self.start[1]
 
 
 @contextlib.contextmanager
@@ -48,7 +88,7 @@ def server(url: str | None) -> Iterator[Callable[[], str]]:
 
     from harness.postgres import start_cluster
 
-    cluster = None if url else start_cluster(Path(tempfile.mkdtemp(prefix="po-pg-bench-")))
+    cluster = None if url else start_cluster(Path(tempfile.mkdtemp(prefix="po-pg-bench-")), durable=True)
     admin = cluster.url() if cluster else url
     assert admin is not None
     made: list[str] = []
@@ -128,32 +168,41 @@ def seed_procrastinate(url: str, jobs: int) -> None:
         conn.execute("VACUUM ANALYZE")
 
 
-def _ours(url: str, worker_id: int, seconds: float, start_at: float, out: Any) -> None:
+def _ours(url: str, worker_id: int, seconds: float, start_at: float, local: bool, out: Any) -> None:
     from jobqueue import Outcome, OutcomeKind, QueuePolicy
     from jobqueue.pgstore import PostgresJobStore
 
     store = PostgresJobStore(url, QueuePolicy(daily_limit=10**9, timezone="UTC"), host="bench")
     store.has_due_job("acct000", datetime.now(UTC))  # connected before the clock starts
+    backend = store._connection().info.backend_pid if local else None
     latencies: list[float] = []
     done = 0
     while time.time() < start_at:
         time.sleep(0.01)
+    meter = CpuMeter(backend)
     end = time.monotonic() + seconds
     last_done = start_at
+    spinning = False
     while time.monotonic() < end:
         asked = time.monotonic()
         claim = store.claim_next(worker_id, os.getpid(), datetime.now(UTC))
         if claim is None:
-            continue  # every account with a due job is busy, or the queue is empty
+            if not spinning:  # every account with a due job is busy, or the queue is empty
+                meter.mark()
+                spinning = True
+            continue
+        spinning = False
         latencies.append(time.monotonic() - asked)
         store.record(claim, Outcome(OutcomeKind.SUCCESS), datetime.now(UTC))
         done += 1
         last_done = time.time()
+    if not spinning:
+        meter.mark()
     store.close()
-    out.put((done, latencies, last_done))
+    out.put((done, latencies, last_done, meter.used()))
 
 
-def _procrastinate(url: str, worker_id: int, seconds: float, start_at: float, out: Any) -> None:
+def _procrastinate(url: str, worker_id: int, seconds: float, start_at: float, local: bool, out: Any) -> None:
     import psycopg
 
     latencies: list[float] = []
@@ -164,6 +213,7 @@ def _procrastinate(url: str, worker_id: int, seconds: float, start_at: float, ou
         worker = int(row[0])
         while time.time() < start_at:
             time.sleep(0.01)
+        meter = CpuMeter(conn.info.backend_pid if local else None)
         end = time.monotonic() + seconds
         last_done = start_at
         while time.monotonic() < end:
@@ -175,25 +225,39 @@ def _procrastinate(url: str, worker_id: int, seconds: float, start_at: float, ou
             conn.execute("SELECT procrastinate_finish_job_v1(%s, 'succeeded', false)", (job[0],))
             done += 1
             last_done = time.time()
-    out.put((done, latencies, last_done))
+        meter.mark()
+    out.put((done, latencies, last_done, meter.used()))
 
 
-def measure(target: Callable[..., None], url: str, workers: int, seconds: float) -> Figure:
+def measure(target: Callable[..., None], url: str, workers: int, seconds: float, local: bool) -> Figure:
     context = multiprocessing.get_context("spawn")
     out = context.Queue()
     start_at = time.time() + 5 + workers * 0.5  # every process connected and loaded before the clock starts
-    procs = [context.Process(target=target, args=(url, w, seconds, start_at, out)) for w in range(workers)]
+    procs = [
+        context.Process(target=target, args=(url, w, seconds, start_at, local, out)) for w in range(workers)
+    ]
     for proc in procs:
         proc.start()
     results = [out.get(timeout=600) for _ in procs]
     for proc in procs:
         proc.join(timeout=60)
-    latencies = sorted(x for _, lat, _ in results for x in lat)
+    latencies = sorted(x for _, lat, _, _ in results for x in lat)
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000 if latencies else math.nan
-    done = sum(n for n, _, _ in results)
+    done = sum(n for n, _, _, _ in results)
     # a queue emptied before the time was up: the rate is over the time it took
-    elapsed = min(seconds, max(last for _, _, last in results) - start_at)
-    return Figure(done / elapsed if done and elapsed > 0 else 0.0, p99)
+    elapsed = min(seconds, max(last for _, _, last, _ in results) - start_at)
+    client = sum(used[0] for *_, used in results)
+    db = sum(used[1] for *_, used in results)  # nan when not measured
+    return Figure(
+        done / elapsed if done and elapsed > 0 else 0.0,
+        p99,
+        db / done * 1000 if done else math.nan,
+        client / done * 1000 if done else math.nan,
+    )
+
+
+def _cpu(figure: Figure) -> str:
+    return f"{figure.db_cpu_ms:.2f}+{figure.client_cpu_ms:.2f}"
 
 
 def run(url: str | None, quick: bool) -> int:
@@ -208,23 +272,28 @@ def run(url: str | None, quick: bool) -> int:
     seconds = 3.0 if quick else 10.0
     ours: dict[tuple[int, int], Figure] = {}
     theirs: dict[tuple[int, int], Figure] = {}
-    print(f"PostgreSQL queue: claim+complete cycles/s and p99 claim ms, {seconds:.0f} s per configuration")
-    print(f"{'jobs':>9} {'workers':>7} | {'ours/s':>8} {'p99 ms':>7} | {'procr./s':>8} {'p99 ms':>7} | ratio")
+    print(f"PostgreSQL queue: claim+complete cycles/s and p99 claim ms, {seconds:.0f} s per configuration;")
+    print("CPU ms per cycle of the database backends + of the clients (db+client)")
+    print(
+        f"{'jobs':>9} {'workers':>7} | {'ours/s':>8} {'p99 ms':>7} {'db+client':>11} |"
+        f" {'procr./s':>8} {'p99 ms':>7} {'db+client':>11} | ratio"
+    )
+    local = url is None  # the backends' processes are on this machine: their CPU can be read
     with server(url) as new_database:
         for jobs in sizes:
             for workers in workers_list:
                 started = time.monotonic()
                 db = new_database()
                 seed_ours(db, jobs)
-                ours[(jobs, workers)] = figure = measure(_ours, db, workers, seconds)
-                mine = figure.cycles_per_s, figure.p99_claim_ms
+                ours[(jobs, workers)] = mine = measure(_ours, db, workers, seconds, local)
                 db = new_database()
                 seed_procrastinate(db, jobs)
-                theirs[(jobs, workers)] = other = measure(_procrastinate, db, workers, seconds)
-                ratio = mine[0] / other.cycles_per_s if other.cycles_per_s else math.nan
+                theirs[(jobs, workers)] = other = measure(_procrastinate, db, workers, seconds, local)
+                ratio = mine.cycles_per_s / other.cycles_per_s if other.cycles_per_s else math.nan
                 print(
-                    f"{jobs:>9} {workers:>7} | {mine[0]:>8.0f} {mine[1]:>7.1f} | {other.cycles_per_s:>8.0f}"
-                    f" {other.p99_claim_ms:>7.1f} | {ratio:.2f}x   ({time.monotonic() - started:.0f} s)",
+                    f"{jobs:>9} {workers:>7} | {mine.cycles_per_s:>8.0f} {mine.p99_claim_ms:>7.1f}"
+                    f" {_cpu(mine):>11} | {other.cycles_per_s:>8.0f} {other.p99_claim_ms:>7.1f}"
+                    f" {_cpu(other):>11} | {ratio:.2f}x   ({time.monotonic() - started:.0f} s)",
                     flush=True,
                 )
     at_64 = [k for k in ours if k[1] == max(workers_list)]

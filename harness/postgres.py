@@ -1,6 +1,8 @@
 """A throwaway PostgreSQL cluster for tests and benchmarks: its own data folder, a Unix socket in
-it and no TCP port; trust authentication; fsync off. Run as root, it runs the server as the
-`postgres` user (initdb refuses root). Stopped (immediate) and its folder removed by `stop`.
+it and no TCP port; trust authentication; fsync off for tests, or the server's own durable defaults
+(``durable=True``: fsync, full-page writes, synchronous commit, as an operator's server runs; what a
+benchmark must measure). Run as root, it runs the server as the `postgres` user (initdb refuses
+root). Stopped (immediate) and its folder removed by `stop`.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class Cluster:
     folder: Path
     bin: Path
     as_user: list[str]
+    durable: bool = False
     _databases: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     @property
@@ -64,7 +67,9 @@ class Cluster:
         self.run(str(self.bin / "pg_ctl"), "-D", str(self.folder / "data"), "-m", "immediate", "-w", "stop")
 
     def start_server(self) -> None:
-        options = f"-c listen_addresses='' -k {self.socket_dir} -c fsync=off -c full_page_writes=off"
+        options = f"-c listen_addresses='' -k {self.socket_dir}"
+        if not self.durable:
+            options += " -c fsync=off -c full_page_writes=off"
         self.run(
             str(self.bin / "pg_ctl"), "-D", str(self.folder / "data"), "-o", options,
             "-l", str(self.folder / "server.log"), "-w", "-t", "60", "start",
@@ -78,7 +83,7 @@ class Cluster:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def start_cluster(folder: Path) -> Cluster:
+def start_cluster(folder: Path, *, durable: bool = False) -> Cluster:
     """Initialise and start a cluster in ``folder`` (created). Raises RuntimeError with the reason
     when PostgreSQL's server programs are missing or the server does not start."""
     bindir = find_bin()
@@ -93,7 +98,7 @@ def start_cluster(folder: Path) -> Cluster:
         as_user = [runuser, "-u", "postgres", "--"]
         shutil.chown(folder, user="postgres")
         os.chmod(folder, 0o700)
-    cluster = Cluster(folder, bindir, as_user)
+    cluster = Cluster(folder, bindir, as_user, durable)
     (folder / "sock").mkdir(exist_ok=True)
     if as_user:
         shutil.chown(folder / "sock", user="postgres")
