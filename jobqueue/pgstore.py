@@ -357,6 +357,12 @@ class PostgresJobStore:
         sync_all: bool = False,
     ) -> T:
         with self._thread_lock:
+            if self._cache is None:
+                # the whole queue is read before the locks are taken (a moment's lock to learn which
+                # revisions are complete): under them only the rows changed since are read again,
+                # so a first whole-queue operation of a worker does not hold every claim of the
+                # fleet while it reads a large queue
+                self._read_at_watermark()
             conn = self._connection()
             try:
                 with conn.transaction():
@@ -960,27 +966,34 @@ class PostgresJobStore:
 
     def _snapshot_once(self) -> QueueSnapshot:
         with self._thread_lock:
-            conn = self._connection()
-            try:
-                with conn.transaction():
-                    cursor = conn.execute(
-                        f"SET LOCAL lock_timeout = {self._lock_timeout_ms}; "
-                        "LOCK TABLE po_jobs IN SHARE MODE; "
-                        "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM po_rev"
-                    )
-                    while cursor.description is None and cursor.nextset():
-                        pass
-                    row = cursor.fetchone()
-                    watermark = int(row[0]) if row else 0
-                with conn.transaction():
-                    conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                    row = conn.execute("SELECT accounts FROM po_meta WHERE id = 1").fetchone()
-                    cache, accounts = self._load(conn, watermark, row[0] if row else None)
-            except BaseException:
-                self._cache = None
-                raise
-            self._cache = cache
+            cache, accounts = self._read_at_watermark()
             return QueueSnapshot(tuple(cache.jobs), accounts)
+
+    def _read_at_watermark(self) -> tuple[_Cache, AccountsState]:
+        """The rows (into the cache) and the accounts' state as of one moment, without holding a lock
+        on the queue while reading: a moment's table lock only to learn which revisions are complete.
+        Caller holds the thread lock."""
+        conn = self._connection()
+        try:
+            with conn.transaction():
+                cursor = conn.execute(
+                    f"SET LOCAL lock_timeout = {self._lock_timeout_ms}; "
+                    "LOCK TABLE po_jobs IN SHARE MODE; "
+                    "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM po_rev"
+                )
+                while cursor.description is None and cursor.nextset():
+                    pass
+                row = cursor.fetchone()
+                watermark = int(row[0]) if row else 0
+            with conn.transaction():
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                row = conn.execute("SELECT accounts FROM po_meta WHERE id = 1").fetchone()
+                cache, accounts = self._load(conn, watermark, row[0] if row else None)
+        except BaseException:
+            self._cache = None
+            raise
+        self._cache = cache
+        return cache, accounts
 
 
 def _held_job(table: JobTable, claim: Claim) -> Job | None:

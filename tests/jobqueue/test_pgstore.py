@@ -15,7 +15,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import psycopg
 import pytest
@@ -109,9 +109,11 @@ def test_a_queue_from_schema_3_gets_its_account_rows_and_due_times_on_first_use(
             store.close()
 
 
-def claim_and_complete(url: str, worker_id: int) -> None:
+def claim_and_complete(url: str, worker_id: int, ready: Any) -> None:
     store = PostgresJobStore(url, BUSY_POLICY, lock_timeout_s=120)
     try:
+        store.snapshot()  # connected and loaded ...
+        ready.wait(timeout=300)  # ... then all start together (a process that starts late finds no work)
         while True:
             now = datetime.now(UTC)
             claim = store.claim_next(worker_id, os.getpid(), now)
@@ -131,7 +133,8 @@ def test_processes_share_one_queue_each_job_once_one_claim_per_account(pg_cluste
     seeder.seed(NewJob(f"job{i:04d}", f"acc{i % ACCOUNTS:02d}", f"v/{i}.mp4", f"c {i}") for i in range(JOBS))
     seeder.close()
     context = multiprocessing.get_context("spawn")
-    workers = [context.Process(target=claim_and_complete, args=(url, n)) for n in range(PROCESSES)]
+    ready = context.Barrier(PROCESSES)
+    workers = [context.Process(target=claim_and_complete, args=(url, n, ready)) for n in range(PROCESSES)]
     for worker in workers:
         worker.start()
     try:
@@ -344,10 +347,73 @@ def test_stores_that_keep_their_rows_between_operations_always_see_the_queue_as_
 
 
 @settings(max_examples=60, deadline=None)
-@given(values=st.lists(st.text(alphabet=st.characters(blacklist_characters="\x00")), max_size=8))
+@given(
+    values=st.lists(
+        # any text a UTF-8 file can hold: no NUL (PostgreSQL's text refuses it), no lone surrogates
+        st.text(alphabet=st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",))),
+        max_size=8,
+    )
+)
 def test_cells_reach_the_database_exactly_as_they_are(pg_cluster: Cluster, values: list[str]) -> None:
     """The claim, record and checkpoint send a row's cells as one array literal (``text_array``):
     quotes, backslashes, braces, commas, spaces and empty cells come back unchanged."""
     with psycopg.connect(pg_cluster.url()) as conn:
         row = conn.execute("SELECT %s::text[]", (text_array(values),)).fetchone()
     assert row is not None and (row[0] or []) == values
+
+
+class RecordingCursor(psycopg.Cursor[Any]):
+    """Keeps the text of every statement its connection runs."""
+
+    statements: ClassVar[list[str]] = []
+
+    def execute(self, query: Any, *args: Any, **kwargs: Any) -> Any:
+        RecordingCursor.statements.append(str(query))
+        return super().execute(query, *args, **kwargs)
+
+
+def test_a_first_whole_queue_operation_reads_the_queue_before_it_waits_for_the_accounts_lock(
+    pg_cluster: Cluster,
+) -> None:
+    """A worker's first whole-queue operation (an account problem to record) reads every job. It does
+    so before it takes the accounts table's lock, which every claim of the fleet waits for: under the
+    lock only the rows changed since are read again."""
+    url = pg_cluster.new_database()
+    with stores_on(url, "pc1") as (seeder,):
+        seeder.seed(new_jobs(40, accounts=4))
+        claim = seeder.claim_next(0, 1, T0)
+    assert claim is not None
+    RecordingCursor.statements = []
+    fresh = PostgresJobStore(
+        url,
+        UTC_POLICY,
+        host="pc1",
+        connect=lambda u: psycopg.connect(u, autocommit=True, cursor_factory=RecordingCursor),
+    )
+    with psycopg.connect(url) as claimer:  # a claim under way elsewhere holds the accounts table
+        claimer.execute("LOCK TABLE po_accounts IN ROW EXCLUSIVE MODE")
+        done: list[Any] = []
+        worker = threading.Thread(
+            target=lambda: done.append(fresh.record(claim, Outcome(OutcomeKind.ACCOUNT, "captcha", "x"), T0))
+        )
+        worker.start()
+        try:
+            deadline = time.monotonic() + 30
+            waiting = False
+            while not waiting and time.monotonic() < deadline:
+                waiting = bool(
+                    claimer.execute(
+                        "SELECT 1 FROM pg_locks WHERE relation = 'po_accounts'::regclass"
+                        " AND mode = 'ExclusiveLock' AND NOT granted"
+                    ).fetchone()
+                )
+                time.sleep(0.01)
+            assert waiting, "the record never asked for the accounts table's lock"
+            full_reads = [s for s in RecordingCursor.statements if "FROM po_jobs ORDER BY position" in s]
+            assert full_reads, "the queue is read only after the accounts lock is granted"
+        finally:
+            claimer.rollback()
+            worker.join(timeout=30)
+            fresh.close()
+    assert done and done[0].status is JobStatus.FAILED
+    assert RecordingCursor.statements.count(full_reads[0]) == 1  # and not read again under the lock
