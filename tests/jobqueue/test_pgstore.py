@@ -350,7 +350,7 @@ def test_stores_that_keep_their_rows_between_operations_always_see_the_queue_as_
 @given(
     values=st.lists(
         # any text a UTF-8 file can hold: no NUL (PostgreSQL's text refuses it), no lone surrogates
-        st.text(alphabet=st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",))),
+        st.text(alphabet=st.characters(blacklist_characters="\x00", blacklist_categories=["Cs"])),
         max_size=8,
     )
 )
