@@ -370,16 +370,13 @@ class PostgresJobStore:
                     # or a recovery lost to a server crash while the run goes on would leave a claim
                     # that nobody recovers (seen in the chaos run). One round trip for all of it;
                     # the locks in the order every writer takes them (po_accounts, then po_jobs).
-                    cursor = conn.execute(
-                        f"SET LOCAL lock_timeout = {self._lock_timeout_ms}; "
+                    row = self._locked_row(
+                        conn,
                         "LOCK TABLE po_accounts IN EXCLUSIVE MODE; "
                         "LOCK TABLE po_jobs IN SHARE ROW EXCLUSIVE MODE; "
                         "SELECT accounts, (SELECT CASE WHEN is_called THEN last_value ELSE 0 END"
-                        " FROM po_rev), accounts_synced FROM po_meta WHERE id = 1"
+                        " FROM po_rev), accounts_synced FROM po_meta WHERE id = 1",
                     )
-                    while cursor.description is None and cursor.nextset():
-                        pass
-                    row = cursor.fetchone()
                     sync_all = sync_all and not (row and row[2])  # another store did it first
                     cache, accounts = self._load(conn, int(row[1]) if row else 0, row[0] if row else None)
                     table = JobTable(
@@ -969,6 +966,14 @@ class PostgresJobStore:
             cache, accounts = self._read_at_watermark()
             return QueueSnapshot(tuple(cache.jobs), accounts)
 
+    def _locked_row(self, conn: psycopg.Connection[Any], statements: str) -> tuple[Any, ...] | None:
+        """In one round trip: this transaction's lock timeout, then ``statements`` (table locks, then
+        one query); the query's first row."""
+        cursor = conn.execute(f"SET LOCAL lock_timeout = {self._lock_timeout_ms}; {statements}")
+        while cursor.description is None and cursor.nextset():
+            pass
+        return cursor.fetchone()
+
     def _read_at_watermark(self) -> tuple[_Cache, AccountsState]:
         """The rows (into the cache) and the accounts' state as of one moment, without holding a lock
         on the queue while reading: a moment's table lock only to learn which revisions are complete.
@@ -976,14 +981,11 @@ class PostgresJobStore:
         conn = self._connection()
         try:
             with conn.transaction():
-                cursor = conn.execute(
-                    f"SET LOCAL lock_timeout = {self._lock_timeout_ms}; "
+                row = self._locked_row(
+                    conn,
                     "LOCK TABLE po_jobs IN SHARE MODE; "
-                    "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM po_rev"
+                    "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM po_rev",
                 )
-                while cursor.description is None and cursor.nextset():
-                    pass
-                row = cursor.fetchone()
                 watermark = int(row[0]) if row else 0
             with conn.transaction():
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
