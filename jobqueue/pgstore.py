@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from jobqueue import states
 from jobqueue.claimindex import ClaimIndex
-from jobqueue.csvrow import Layout, RowDecoder, escape_text, job_cells
+from jobqueue.csvrow import Layout, RowDecoder, escape_text, job_cells, unescape_text
 from jobqueue.csvstore import journal_entries
 from jobqueue.daily import ensure_aware, local_day, to_zone
 from jobqueue.errors import LockTimeout, LostClaim, QueueError, QueueUnavailable
@@ -901,7 +901,7 @@ class PostgresJobStore:
         if not rows:
             return None
         worker, host = rows[0]
-        return (int(worker) if str(worker).strip() else None), str(host).removeprefix("'")
+        return (int(worker) if str(worker).strip() else None), unescape_text(str(host))
 
     def forget_phones(self, keep_hosts: Collection[str]) -> None:
         """Phones of PCs other than ``keep_hosts`` leave the ledger (``--stop-all`` stopped them)."""

@@ -417,3 +417,18 @@ def test_a_first_whole_queue_operation_reads_the_queue_before_it_waits_for_the_a
             fresh.close()
     assert done and done[0].status is JobStatus.FAILED
     assert RecordingCursor.statements.count(full_reads[0]) == 1  # and not read again under the lock
+
+
+def test_claim_holder_names_the_worker_and_pc_holding_an_accounts_claim(pg_cluster: Cluster) -> None:
+    """What a worker asks before it takes over a running phone: who holds the account's claim. A PC
+    name a spreadsheet would take for a formula comes back as it was named."""
+    url = pg_cluster.new_database()
+    with stores_on(url, "=pc1", "pc2") as (pc1, pc2):
+        pc1.seed(new_jobs(4, accounts=2))
+        claim = pc1.claim_next(3, 1, T0)
+        assert claim is not None
+        other = "a1" if claim.job.account == "a0" else "a0"
+        assert pc2.claim_holder(claim.job.account) == (3, "=pc1")
+        assert pc2.claim_holder(other) is None
+        pc1.record(claim, Outcome(OutcomeKind.SUCCESS), T0)
+        assert pc2.claim_holder(claim.job.account) is None
