@@ -243,7 +243,7 @@ def project_accounts(settings: Settings) -> set[str]:
             jobs = store.snapshot().jobs
             accounts |= {j.account for j in jobs if j.account}
             alive = live_other_hosts(store, settings.orchestrator.heartbeat_timeout_s)
-            in_use = {j.account for j in jobs if j.status is JobStatus.CLAIMED and j.host in alive}
+            in_use = claimed_by(jobs, alive)
             accounts |= phones_of_lost_hosts(store, alive)
     path = settings.paths.accounts_file
     if path.is_file():
@@ -287,9 +287,9 @@ def forget_shared_phones(settings: Settings) -> None:
 
 def accounts_of_live_hosts(store: JobStore, jobs: Sequence[Job], lease_s: float) -> set[str]:
     """Accounts with a job claimed by another PC that beat within the lease (shared queue only)."""
-    from jobqueue.pgstore import PostgresJobStore
+    return claimed_by(jobs, live_other_hosts(store, lease_s))
 
-    if not isinstance(store, PostgresJobStore):
-        return set()
-    alive = live_other_hosts(store, lease_s)
-    return {j.account for j in jobs if j.status is JobStatus.CLAIMED and j.host in alive}
+
+def claimed_by(jobs: Sequence[Job], hosts: set[str]) -> set[str]:
+    """Accounts with a job claimed by one of ``hosts``."""
+    return {j.account for j in jobs if j.status is JobStatus.CLAIMED and j.host in hosts}
