@@ -339,8 +339,19 @@ def test_two_hosts_wait_out_a_database_restart_and_lose_nothing(
     assert not any("went silent" in wd.console_text() for wd in (pc1, pc2))
 
 
-def one_cloud(sim_url: str, *pcs: Workdir) -> None:
-    """The PCs of a fleet share one GeeLark cloud: the simulator at ``sim_url``."""
+def two_pcs_one_cloud(
+    tmp_path: Path,
+    pg_cluster: Cluster,
+    reaper: Reaper,
+    simulator: Callable[[tuple[str, ...]], str],
+    quick_to_judge: bool = False,
+) -> tuple[str, str, Workdir, Workdir]:
+    """Two PCs (2 workers each) on a new queue of 8 videos for acct0 and acct1, sharing one GeeLark
+    cloud: the simulator. Returns (queue URL, simulator URL, pc1, pc2)."""
+    url = pg_cluster.new_database()
+    seed_videos(tmp_path, url, 8, 2)
+    sim_url = simulator(("acct0", "acct1"))
+    pcs = two_pcs(tmp_path, reaper, url, 2, time_scale=0.05, quick_to_judge=quick_to_judge)
     for wd in pcs:
         config = wd.path / "parallel-orchestrator.toml"
         config.write_text(
@@ -349,16 +360,13 @@ def one_cloud(sim_url: str, *pcs: Workdir) -> None:
             ),
             encoding="utf-8",
         )
+    return url, sim_url, pcs[0], pcs[1]
 
 
 def test_stop_all_on_one_pc_leaves_the_phones_another_live_pc_posts_with(
     tmp_path: Path, pg_cluster: Cluster, reaper: Reaper, simulator: Callable[[tuple[str, ...]], str]
 ) -> None:
-    url = pg_cluster.new_database()
-    seed_videos(tmp_path, url, 8, 2)
-    sim_url = simulator(("acct0", "acct1"))
-    pc1, pc2 = two_pcs(tmp_path, reaper, url, 2, time_scale=0.05)
-    one_cloud(sim_url, pc1, pc2)
+    url, sim_url, pc1, pc2 = two_pcs_one_cloud(tmp_path, pg_cluster, reaper, simulator)
     run = pc1.start("--run", "--plain")
     wait_for(lambda: set(running_phones(sim_url)) & busy_accounts(url, "pc1"), 60, "pc1 posting with a phone")
     out = cli(pc2.path, "--stop-all")
@@ -378,11 +386,7 @@ def shared_phones(url: str) -> set[tuple[str, str]]:
 def test_a_lost_pcs_phones_are_in_the_shared_ledger_and_stop_all_on_another_pc_stops_them(
     tmp_path: Path, pg_cluster: Cluster, reaper: Reaper, simulator: Callable[[tuple[str, ...]], str]
 ) -> None:
-    url = pg_cluster.new_database()
-    seed_videos(tmp_path, url, 8, 2)
-    sim_url = simulator(("acct0", "acct1"))
-    pc1, pc2 = two_pcs(tmp_path, reaper, url, 2, time_scale=0.05, quick_to_judge=True)
-    one_cloud(sim_url, pc1, pc2)
+    url, sim_url, pc1, pc2 = two_pcs_one_cloud(tmp_path, pg_cluster, reaper, simulator, quick_to_judge=True)
     run = pc1.start("--run", "--plain")
     wait_for(lambda: any(pc == "pc1" for _a, pc in shared_phones(url)), 60, "a phone of pc1 in the ledger")
     wait_for(lambda: running_phones(sim_url), 60, "a phone running")
